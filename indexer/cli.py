@@ -1,0 +1,181 @@
+"""The ``indexer`` command line: parse arguments, call the library, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import DuizhaoError
+from .library import Library, default_index_path
+from .search import MODES
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def cmd_add(lib: Library, args) -> int:
+    def show(res):
+        if res.status == "skipped":
+            print(f"跳过 {res.path}: {res.reason}", file=sys.stderr)
+
+    report = lib.add(args.paths, progress=not args.quiet, on_result=show)
+    summary = {s: report.count(s) for s in ("added", "replaced", "unchanged", "skipped")}
+    if args.json:
+        _print_json({"summary": summary, "files": [r.to_dict() for r in report.results]})
+    else:
+        print(f"新增 {summary['added']}，替换 {summary['replaced']}，未变 {summary['unchanged']}，"
+              f"跳过 {summary['skipped']}；库中共 {len(lib)} 份材料")
+    return 1 if report.failed else 0
+
+
+def _print_hits(result) -> None:
+    print(f"「{result.query}」({result.mode}) 共 {result.total} 份材料")
+    for i, hit in enumerate(result.hits, start=result.offset + 1):
+        meta = " ".join(f"{v}" for v in hit.metadata.values())
+        print(f"{i:>3}. {hit.title}  [{hit.source}] {meta}  id={hit.id}  匹配 {len(hit.matches)} 处")
+        snippet, out, pos = hit.snippet, [], 0
+        for s, e in hit.snippet_matches:
+            out += [snippet[pos:s], "【", snippet[s:e], "】"]
+            pos = e
+        out.append(snippet[pos:])
+        print("     " + "".join(out))
+
+
+def cmd_search(lib: Library, args) -> int:
+    filters = {k: getattr(args, k) for k in ("unit", "year", "role", "meeting") if getattr(args, k)}
+    options = dict(mode=args.mode, limit=args.limit, offset=args.offset, filters=filters)
+    if args.batch:
+        stream = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8-sig")
+        failed = 0
+        with stream:
+            for line in stream:
+                query = line.strip()
+                if not query:
+                    continue
+                try:
+                    _print_json(lib.search(query, **options).to_dict())
+                except DuizhaoError as exc:
+                    failed += 1
+                    _print_json({"query": query, "error": str(exc)})
+        return 1 if failed else 0
+    if not args.query:
+        raise DuizhaoError("请给出查询词，或用 --batch FILE")
+    result = lib.search(" ".join(args.query), **options)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        _print_hits(result)
+    return 0
+
+
+def cmd_ls(lib: Library, args) -> int:
+    total, docs = lib.documents(limit=args.limit, offset=args.offset)
+    if args.json:
+        _print_json({"total": total, "documents": [d.to_dict() for d in docs]})
+        return 0
+    for d in docs:
+        meta = " ".join(d.metadata.values())
+        print(f"{d.id}  {d.chars:>7} 字  {d.source}  {d.title}  {meta}")
+    print(f"共 {total} 份材料")
+    return 0
+
+
+def cmd_show(lib: Library, args) -> int:
+    doc = lib.get(args.id)
+    if args.json:
+        _print_json(doc.to_dict(with_text=True))
+    else:
+        for key, value in doc.to_dict().items():
+            print(f"{key}: {value}")
+        print()
+        print(doc.text)
+    return 0
+
+
+def cmd_rm(lib: Library, args) -> int:
+    doc = lib.remove(args.id)
+    print(f"已删除 {doc.id} ({doc.source})")
+    return 0
+
+
+def cmd_stats(lib: Library, args) -> int:
+    stats = lib.stats()
+    if args.json:
+        _print_json(stats)
+        return 0
+    print(f"索引: {stats['index']}\n材料: {stats['documents']} 份，{stats['characters']} 字\n"
+          f"短语段: {stats['segments']}，磁盘: {stats['disk_bytes'] / 1e6:.1f} MB")
+    for field, counts in stats["facets"].items():
+        if counts:
+            print(f"{field}: " + "，".join(f"{k} {v}" for k, v in list(counts.items())[:10]))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="indexer", description="对照 Duizhao: 中文材料全文检索与查重")
+    ap.add_argument("--index", type=Path, help=f"index folder (default: $DUIZHAO_INDEX or {default_index_path()})")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("add", help="add files or folders (.txt .md .docx .pdf .doc .wps)")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("search", help="search the library")
+    p.add_argument("query", nargs="*")
+    p.add_argument("--mode", choices=MODES, default="auto")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--unit")
+    p.add_argument("--year")
+    p.add_argument("--role")
+    p.add_argument("--meeting")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--batch", metavar="FILE", help="one query per line ('-' for stdin); JSON lines out")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("ls", help="list documents")
+    p.add_argument("--limit", type=int, default=1_000_000)
+    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser("show", help="show a document")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("rm", help="remove a document")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_rm)
+
+    p = sub.add_parser("stats", help="index statistics")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return ap
+
+
+# Other modules (copy detection) add their subcommands here.
+EXTRA_COMMANDS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        with Library(args.index) as lib:
+            return args.func(lib, args)
+    except DuizhaoError as exc:
+        print(f"错误: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("已中断；已提交的材料保留，重新运行即可继续。", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

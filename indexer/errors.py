@@ -1,0 +1,19 @@
+"""Named exceptions of the library; the CLI and the portal turn them into messages and 4xx answers."""
+
+
+class DuizhaoError(Exception):
+    """Base class: something the user can be told about in one sentence."""
+
+
+class DocumentNotFound(DuizhaoError):
+    def __init__(self, doc_id: str):
+        super().__init__(f"没有这份材料: {doc_id!r}")
+        self.doc_id = doc_id
+
+
+class BadQuery(DuizhaoError):
+    """A query that cannot be run: empty, too long, or malformed."""
+
+
+class UnreadableFile(DuizhaoError):
+    """A file that cannot be ingested; the message says why."""

@@ -1,0 +1,323 @@
+"""The library: one index folder holding the document store, phrase segments and the word index.
+
+``Library`` is the public face of ``indexer``: the CLI and the portal only parse, call it and render.
+Writers take an exclusive file lock, so any number of processes may share one index; readers never
+block. SQLite is the commit point: a batch becomes visible when its rows are committed, after its
+phrase segment and word postings were written, so a crash never leaves a visible document
+unsearchable, and the next writer cleans up whatever a crash left half-done.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import ingest
+from .errors import DocumentNotFound
+from .segments import SegmentSet
+from .store import META_FIELDS, Document, Store
+from .text import fold
+from .words import WordIndex, word_counts
+
+DEFAULT_INDEX = Path("data/index")
+BATCH_CHARS = 12_000_000
+BATCH_DOCS = 2_000
+
+
+def default_index_path() -> Path:
+    return Path(os.environ.get("DUIZHAO_INDEX") or DEFAULT_INDEX)
+
+
+@dataclass
+class FileResult:
+    """What happened to one input file: added, replaced, unchanged, duplicate or skipped."""
+
+    path: str
+    source: str
+    status: str
+    id: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class AddReport:
+    results: list[FileResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == "skipped" for r in self.results)
+
+
+class Library:
+    """An index folder; open it with ``Library(path)`` (created if missing)."""
+
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path) if path else default_index_path()
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.path / "documents.sqlite")
+        self.segments = SegmentSet(self.path / "segments")
+        self.words = WordIndex(self.path / "words")
+        self._generation = -1
+        self._docs: dict[int, Document] = {}
+        self._by_id: dict[str, Document] = {}
+        if self.store.count() and (self.path / "dirty").exists():
+            with self.writing():
+                pass
+
+    def close(self) -> None:
+        self.words.close()
+        self.segments.close()
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Pick up changes committed by other processes (cheap when nothing changed)."""
+        gen = self.store.generation()
+        if gen == self._generation:
+            return
+        self.segments.reload()
+        docs = self.store.all()
+        self._docs = {d.docnum: d for d in docs}
+        self._by_id = {d.id: d for d in docs}
+        self._generation = gen
+
+    @property
+    def live(self) -> dict[int, Document]:
+        """Live documents by docnum (metadata only)."""
+        self.refresh()
+        return self._docs
+
+    def __len__(self) -> int:
+        return len(self.live)
+
+    def resolve(self, doc_id: str) -> Document:
+        """The document with this id (or unambiguous id prefix of 6+ characters)."""
+        self.refresh()
+        doc = self._by_id.get(doc_id)
+        if doc is None and len(doc_id) >= 6:
+            found = self.store.find_prefix(doc_id)
+            if len(found) == 1:
+                doc = self._by_id.get(found[0])
+        if doc is None:
+            raise DocumentNotFound(doc_id)
+        return doc
+
+    def get(self, doc_id: str) -> Document:
+        """The document with its stored text."""
+        doc = self.store.get(self.resolve(doc_id).id)
+        if doc is None:
+            raise DocumentNotFound(doc_id)
+        return doc
+
+    def documents(self, *, limit: int = 50, offset: int = 0) -> tuple[int, list[Document]]:
+        docs = list(self.live.values())
+        return len(docs), docs[offset:offset + limit]
+
+    def texts(self, docnums: Iterable[int]) -> dict[int, str]:
+        return self.store.texts(docnums)
+
+    def folded(self, docnum: int) -> str:
+        """The folded view of a document (from its phrase segment, else computed)."""
+        text = self.segments.folded(docnum)
+        if text is None:
+            text = fold(self.store.texts([docnum]).get(docnum, ""))
+        return text
+
+    def stats(self) -> dict:
+        docs = list(self.live.values())
+        facets = {f: {} for f in META_FIELDS if f != "author"}
+        for d in docs:
+            for f in facets:
+                value = getattr(d, f)
+                if value:
+                    facets[f][value] = facets[f].get(value, 0) + 1
+        disk = sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        return {
+            "index": str(self.path),
+            "documents": len(docs),
+            "characters": sum(d.chars for d in docs),
+            "segments": len(self.segments.segments),
+            "disk_bytes": disk,
+            "facets": {f: dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))) for f, v in facets.items()},
+        }
+
+    def search(self, query: str, **options):
+        """See ``indexer.search.search``."""
+        from .search import search
+
+        return search(self, query, **options)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the index's write lock; finish any job a crash left half-done first."""
+        lock_path = self.path / "write.lock"
+        with open(lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                dirty = self.path / "dirty"
+                if dirty.exists():
+                    self._reconcile()
+                dirty.touch()
+                yield
+                self.refresh()
+                dirty.unlink(missing_ok=True)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _reconcile(self) -> None:
+        """Make the derived indexes match the store: index what is missing, drop what is not live."""
+        self._generation = -1
+        self.refresh()
+        self.segments.cleanup()
+        live = set(self._docs)
+        missing = sorted(live - self.segments.indexed_docnums())
+        texts = self.store.texts(missing)
+        self.segments.add(missing, [fold(texts[n]) for n in missing])
+        ids = {d.id: d for d in self._docs.values()}
+        indexed = self.words.indexed_ids()
+        writer = self.words.ix.writer()
+        for doc_id in indexed - set(ids):
+            writer.delete_by_term("id", doc_id)
+        todo = [ids[i] for i in set(ids) - indexed]
+        texts = self.store.texts(d.docnum for d in todo)
+        for doc in todo:
+            self._add_words(writer, doc, word_counts(texts[doc.docnum]))
+        writer.commit()
+        self.segments.maybe_merge(live)
+
+    @staticmethod
+    def _add_words(writer, doc: Document, counts: dict[str, int]) -> None:
+        fields = {f: getattr(doc, f) for f in META_FIELDS if getattr(doc, f)}
+        writer.add_document(id=doc.id, docnum=doc.docnum, title=doc.title, words=counts, **fields)
+
+    def add(self, paths: Iterable[Path | str], *, progress: bool = False,
+            on_result: Callable[[FileResult], None] | None = None) -> AddReport:
+        """Ingest files and folders; one result per file. Never raises for a bad file."""
+        jobs, problems = ingest.collect(paths)
+        report = AddReport([FileResult(str(p), p.name, "skipped", reason=why) for p, why in problems])
+        with self.writing():
+            bar = None
+            if progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=len(jobs), unit="份", disable=None, dynamic_ncols=True)
+            try:
+                self._ingest(ingest.prepare_all(jobs), report, bar, on_result)
+            finally:
+                if bar is not None:
+                    bar.close()
+            self.segments.maybe_merge(set(self.store_docnums()), force=len(jobs) >= BATCH_DOCS)
+        return report
+
+    def add_prepared(self, prepared: Iterable[ingest.Prepared]) -> AddReport:
+        """Ingest documents already prepared (e.g. uploaded bytes read by the caller)."""
+        report = AddReport()
+        with self.writing():
+            self._ingest(iter(prepared), report, None, None)
+        return report
+
+    def store_docnums(self) -> list[int]:
+        return [d.docnum for d in self.store.all()]
+
+    def _ingest(self, prepared: Iterator[ingest.Prepared], report: AddReport, bar, on_result) -> None:
+        self._generation = -1
+        self.refresh()
+        known_ids = set(self._by_id)
+        by_source = {d.source: d for d in self._docs.values()}
+        pending: list[tuple[ingest.Prepared, FileResult]] = []
+        replaced: list[str] = []
+        size = 0
+
+        def emit(res: FileResult) -> None:
+            report.results.append(res)
+            if on_result:
+                on_result(res)
+
+        for prep in prepared:
+            if bar is not None:
+                bar.update(1)
+            job = prep.job
+            if prep.error:
+                emit(FileResult(str(job.path), job.source, "skipped", reason=prep.error))
+                continue
+            if prep.id in known_ids:
+                emit(FileResult(str(job.path), job.source, "unchanged", id=prep.id))
+                continue
+            old = by_source.get(job.source)
+            status = "added"
+            if old is not None and old.id != prep.id:
+                status = "replaced"
+                replaced.append(old.id)
+                by_source.pop(job.source)
+            known_ids.add(prep.id)
+            pending.append((prep, FileResult(str(job.path), job.source, status, id=prep.id)))
+            size += len(prep.text)
+            if size >= BATCH_CHARS or len(pending) >= BATCH_DOCS:
+                self._commit(pending, replaced)
+                for _, res in pending:
+                    emit(res)
+                pending, replaced, size = [], [], 0
+        if pending or replaced:
+            self._commit(pending, replaced)
+            for _, res in pending:
+                emit(res)
+
+    def _commit(self, pending: list[tuple[ingest.Prepared, FileResult]], replaced: list[str]) -> None:
+        first = self.segments.reserve_docnums(len(pending))
+        now = time.time()
+        docs = []
+        for i, (prep, _) in enumerate(pending):
+            meta = {k: v for k, v in prep.meta.items() if k in META_FIELDS}
+            docs.append(Document(id=prep.id, docnum=first + i, source=prep.job.source, title=prep.title,
+                                 chars=len(prep.text), added=now, text=prep.text, **meta))
+        self.segments.add([d.docnum for d in docs], [p.folded for p, _ in pending])
+        for hook in COMMIT_HOOKS:
+            hook(self, docs, [p for p, _ in pending])
+        writer = self.words.ix.writer(limitmb=256)
+        for doc, (prep, _) in zip(docs, pending):
+            self._add_words(writer, doc, prep.counts)
+        writer.commit()
+        self.store.commit_batch(docs, replaced)
+        if replaced:
+            writer = self.words.ix.writer()
+            for doc_id in replaced:
+                writer.delete_by_term("id", doc_id)
+            writer.commit()
+        self.refresh()
+
+    def remove(self, doc_id: str) -> Document:
+        """Remove a document from the library; returns what was removed."""
+        with self.writing():
+            doc = self.resolve(doc_id)
+            self.store.commit_batch([], [doc.id])
+            writer = self.words.ix.writer()
+            writer.delete_by_term("id", doc.id)
+            writer.commit()
+            for hook in REMOVE_HOOKS:
+                hook(self, doc)
+        return doc
+
+
+# Copy detection registers hooks here to keep its own derived data up to date.
+COMMIT_HOOKS: list[Callable[[Library, list[Document], list[ingest.Prepared]], None]] = []
+REMOVE_HOOKS: list[Callable[[Library, Document], None]] = []

@@ -1,0 +1,134 @@
+"""The word index: jieba words in Whoosh, ranked with BM25, with metadata fields for filtering.
+
+jieba's shipped ``ChineseAnalyzer`` puts character offsets into token positions, which breaks
+Whoosh phrase queries; our tokenizer numbers tokens 0, 1, 2, … Exact phrases are not asked of
+Whoosh at all (see ``segments``), so the word field stores frequencies only, which keeps indexing
+fast. Documents are tokenized in worker processes and handed to Whoosh as word counts.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+import jieba
+from whoosh import fields, index, qparser
+from whoosh.analysis import Token, Tokenizer
+from whoosh.system import pack_uint
+
+_SKIP = re.compile(r"^[\W_]+$")
+_CJK_BREAK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+_jieba_ready = False
+
+
+def _ensure_jieba() -> None:
+    global _jieba_ready
+    if not _jieba_ready:
+        jieba.setLogLevel(60)
+        jieba.initialize()
+        _jieba_ready = True
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` as indexed: jieba (no HMM) over NFKC, lower-cased text, with line
+    breaks inside Chinese runs removed (PDF extraction breaks words)."""
+    _ensure_jieba()
+    text = unicodedata.normalize("NFKC", _CJK_BREAK.sub("", text)).lower()
+    return [w for w in jieba.cut(text, HMM=False) if not _SKIP.match(w)]
+
+
+def word_counts(text: str) -> dict[str, int]:
+    return dict(Counter(words(text)))
+
+
+class JiebaTokenizer(Tokenizer):
+    """Tokens with sequential positions (0, 1, 2, …); used to analyze query text."""
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False, removestops=True,
+                 start_pos=0, start_char=0, mode="", **kwargs):
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        for pos, w in enumerate(words(value)):
+            t.original = t.text = w
+            t.boost = 1.0
+            t.stopped = False
+            if positions:
+                t.pos = start_pos + pos
+            yield t
+
+
+class WordCounts(fields.TEXT):
+    """A TEXT field indexed from precomputed ``{word: count}`` (tokenized elsewhere, in parallel)."""
+
+    def index(self, value, **kwargs):
+        if not isinstance(value, Mapping):
+            value = word_counts(value)
+        for word, n in value.items():
+            yield word.encode("utf-8"), n, float(n), pack_uint(n)
+
+
+def make_schema() -> fields.Schema:
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        docnum=fields.STORED(),
+        title=fields.STORED(),
+        unit=fields.ID(),
+        author=fields.ID(),
+        role=fields.ID(),
+        year=fields.ID(),
+        meeting=fields.ID(),
+        words=WordCounts(analyzer=JiebaTokenizer(), phrase=False, multitoken_query="and"),
+    )
+
+
+class WordIndex:
+    """The Whoosh index under ``folder``."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        if index.exists_in(self.folder):
+            try:
+                self.ix = index.open_dir(self.folder)
+            except Exception:  # an unreadable index is derived data: rebuild it from the store
+                shutil.rmtree(self.folder)
+                self.ix = None
+        else:
+            self.ix = None
+        if self.ix is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.ix = index.create_in(self.folder, make_schema())
+        self._searcher = None
+        self._docmap: tuple[object, dict[int, int]] | None = None
+
+    def docmap(self, searcher) -> dict[int, int]:
+        """Whoosh's internal document numbers mapped to ours, cached per searcher generation."""
+        if self._docmap is None or self._docmap[0] is not searcher:
+            mapping = {w: f["docnum"] for w, f in searcher.reader().iter_docs()}
+            self._docmap = (searcher, mapping)
+        return self._docmap[1]
+
+    def searcher(self):
+        if self._searcher is None:
+            self._searcher = self.ix.searcher()
+        else:
+            self._searcher = self._searcher.refresh()
+        return self._searcher
+
+    def close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    def parser(self) -> qparser.QueryParser:
+        parser = qparser.QueryParser("words", self.ix.schema, group=qparser.AndGroup)
+        parser.remove_plugin_class(qparser.WildcardPlugin)
+        parser.remove_plugin_class(qparser.PlusMinusPlugin)
+        parser.remove_plugin_class(qparser.BoostPlugin)
+        return parser
+
+    def indexed_ids(self) -> set[str]:
+        with self.ix.searcher() as s:
+            return {f["id"] for f in s.all_stored_fields()}
