@@ -116,7 +116,8 @@ def cmd_stats(lib: Library, args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="indexer", description="对照 Duizhao: 中文材料全文检索与查重")
-    ap.add_argument("--index", type=Path, help=f"index folder (default: $DUIZHAO_INDEX or {default_index_path()})")
+    ap.add_argument("--index", type=Path,
+                    help=f"index folder (default: $DUIZHAO_INDEX or {default_index_path()})")
     sub = ap.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("add", help="add files or folders (.txt .md .docx .pdf .doc .wps)")

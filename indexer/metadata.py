@@ -68,7 +68,8 @@ def read_metadata_csv(path: Path) -> dict[str, dict[str, str]]:
     reader = csv.DictReader(io.StringIO(_decode(Path(path).read_bytes())))
     if not reader.fieldnames:
         return {}
-    names = {h: HEADER_ALIASES.get(h.strip().lower(), HEADER_ALIASES.get(h.strip())) for h in reader.fieldnames}
+    names = {h: HEADER_ALIASES.get(h.strip().lower(), HEADER_ALIASES.get(h.strip()))
+             for h in reader.fieldnames}
     if "file" not in names.values():
         raise ValueError(f"{path}: needs a 'file' column (文件)")
     out: dict[str, dict[str, str]] = {}

@@ -103,8 +103,8 @@ def search(lib: Library, query: str, *, mode: str = "auto", limit: int = 20, off
     if mode in ("phrase", "auto") and not (mode == "auto" and _has_syntax(text)):
         found = lib.segments.find(fold(text))
         order = np.lexsort((found.docnums, -found.counts))
-        ranked = [(n, float(c), True) for n, c in zip(found.docnums[order].tolist(), found.counts[order].tolist())
-                  if n in live and keep(n)]
+        pairs = zip(found.docnums[order].tolist(), found.counts[order].tolist())
+        ranked = [(n, float(c), True) for n, c in pairs if n in live and keep(n)]
     if mode in ("words", "auto"):
         in_phrase = {n for n, _, _ in ranked}
         word_hits, words = _words_search(lib, text, filters, live, keep, strict=mode == "words")

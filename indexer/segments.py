@@ -209,7 +209,8 @@ class SegmentSet:
             return PhraseHits(empty, empty)
         if len(parts) == 1:
             return parts[0]
-        return PhraseHits(np.concatenate([p.docnums for p in parts]), np.concatenate([p.counts for p in parts]))
+        return PhraseHits(np.concatenate([p.docnums for p in parts]),
+                          np.concatenate([p.counts for p in parts]))
 
     def folded(self, docnum: int) -> str | None:
         loc = self.locations.get(docnum)
