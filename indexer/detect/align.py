@@ -1,0 +1,180 @@
+"""From seeds (fingerprint positions two documents share) to copied passages.
+
+Seeds are clustered by proximity in *both* documents (so a copied passage whose sentences were
+shuffled still becomes one passage), each cluster's four edges are extended past the outermost seeds
+with an X-drop walk over a rapidfuzz Levenshtein alignment (recovering the characters before the first
+and after the last fingerprint, through small edits), overlapping clusters are merged, and the two
+versions are aligned with rapidfuzz Indel to give a similarity and the edits a UI can highlight.
+All of this runs on normalized text; passages report spans of the original texts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz.distance import Indel, Levenshtein
+
+from indexer.detect.normalize import Normalized
+from indexer.detect.options import DetectOptions
+
+Edit = tuple[str, int, int, int, int]  # (tag, a_start, a_end, b_start, b_end), original offsets
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One copied region: spans into the original texts of documents a and b."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    similarity: float  # Indel similarity of the two normalized versions, 0..1
+    shared_chars: int  # normalized characters the two versions have in common (their LCS)
+    edits: tuple[Edit, ...] = ()  # what differs, as rapidfuzz opcodes in original offsets
+
+    def mirrored(self) -> Passage:
+        """The same passage seen from document b."""
+        edits = tuple((_MIRROR_TAG[t], b0, b1, a0, a1) for t, a0, a1, b0, b1 in self.edits)
+        return Passage(self.b_start, self.b_end, self.a_start, self.a_end, self.similarity,
+                       self.shared_chars, edits)
+
+
+_MIRROR_TAG = {"replace": "replace", "insert": "delete", "delete": "insert", "equal": "equal"}
+
+
+@dataclass
+class Box:
+    """A cluster of seeds: normalized spans [a0, a1) x [b0, b1) and the seeds at its edges."""
+
+    a0: int
+    a1: int
+    b0: int
+    b1: int
+    seeds: list[tuple[int, int]]
+
+    def near(self, other: Box, gap: int) -> bool:
+        return (other.a0 - self.a1 <= gap and self.a0 - other.a1 <= gap
+                and other.b0 - self.b1 <= gap and self.b0 - other.b1 <= gap)
+
+    def absorb(self, other: Box) -> None:
+        self.a0, self.a1 = min(self.a0, other.a0), max(self.a1, other.a1)
+        self.b0, self.b1 = min(self.b0, other.b0), max(self.b1, other.b1)
+        self.seeds.extend(other.seeds)
+
+
+def cluster_seeds(seeds: np.ndarray, *, k: int, gap: int) -> list[Box]:
+    """Single-linkage clusters of seeds whose k-gram boxes lie within ``gap`` in both documents."""
+    order = np.lexsort((seeds[:, 1], seeds[:, 0])) if len(seeds) else []
+    boxes: list[Box] = []
+    for pa, pb in seeds[order].tolist() if len(seeds) else []:
+        seed = Box(pa, pa + k, pb, pb + k, [(pa, pb)])
+        for box in reversed(boxes):
+            if box.a1 + gap < pa:
+                break
+            if box.near(seed, gap):
+                box.absorb(seed)
+                break
+        else:
+            boxes.append(seed)
+    return merge_boxes(boxes, gap)
+
+
+def merge_boxes(boxes: list[Box], gap: int) -> list[Box]:
+    """Boxes merged until no two lie within ``gap`` of each other in both documents."""
+    changed = True
+    while changed:
+        changed = False
+        boxes.sort(key=lambda x: (x.a0, x.b0))
+        out: list[Box] = []
+        for box in boxes:
+            for other in out:
+                if other.near(box, gap):
+                    other.absorb(box)
+                    changed = True
+                    break
+            else:
+                out.append(box)
+        boxes = out
+    return boxes
+
+
+def extend(x: str, y: str, *, drop: int) -> tuple[int, int]:
+    """How many leading characters of ``x`` and ``y`` still align (X-drop over Levenshtein opcodes)."""
+    score = best = bi = bj = 0
+    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(x, y):
+        if tag == "equal":
+            score += i2 - i1
+            if score > best:
+                best, bi, bj = score, i2, j2
+        else:
+            score -= max(i2 - i1, j2 - j1)
+            if score < best - drop:
+                break
+    return bi, bj
+
+
+def _extend_far(a: str, b: str, i: int, j: int, step: int, *, window: int, drop: int) -> tuple[int, int]:
+    """The furthest aligned point from (i, j) going forwards (step 1) or backwards (step -1)."""
+    while True:
+        if step > 0:
+            x, y = a[i:i + window], b[j:j + window]
+        else:
+            x, y = a[max(0, i - window):i][::-1], b[max(0, j - window):j][::-1]
+        di, dj = extend(x, y, drop=drop)
+        i, j = i + step * di, j + step * dj
+        if di < window - drop or dj < window - drop or not x or not y:
+            return i, j
+
+
+def _grow(box: Box, a: str, b: str, opts: DetectOptions) -> Box:
+    """The box with its four edges extended past the outermost seeds."""
+    k, w, d = opts.k, opts.extend_window, opts.extend_drop
+    a0, a1, b0, b1 = box.a0, box.a1, box.b0, box.b1
+    for pa, pb in {min(box.seeds), min(box.seeds, key=lambda s: (s[1], s[0]))}:
+        i, j = _extend_far(a, b, pa, pb, -1, window=w, drop=d)
+        a0, b0 = min(a0, i), min(b0, j)
+    for pa, pb in {max(box.seeds), max(box.seeds, key=lambda s: (s[1], s[0]))}:
+        i, j = _extend_far(a, b, pa + k, pb + k, 1, window=w, drop=d)
+        a1, b1 = max(a1, i), max(b1, j)
+    return Box(a0, a1, b0, b1, box.seeds)
+
+
+def _edits(a: Normalized, b: Normalized, box: Box) -> tuple[int, tuple[Edit, ...]]:
+    """Shared characters and the non-equal opcodes between the two versions, in original offsets."""
+    ops = Indel.opcodes(a.text[box.a0:box.a1], b.text[box.b0:box.b1])
+    shared, edits = 0, []
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal":
+            shared += i2 - i1
+            continue
+        sa = a.to_original(box.a0 + i1, box.a0 + i2)
+        sb = b.to_original(box.b0 + j1, box.b0 + j2)
+        edits.append((tag, sa[0], sa[1], sb[0], sb[1]))
+    return shared, tuple(edits)
+
+
+def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray,
+               opts: DetectOptions = DetectOptions()) -> list[Passage]:
+    """The copied passages between two documents, given their seeds as rows (pos in a, pos in b).
+
+    Symmetric: ``align_pair(b, a, seeds[:, ::-1])`` gives the same passages, mirrored.
+    """
+    if (b.text, b.original) < (a.text, a.original):  # one canonical order makes it symmetric
+        return [p.mirrored() for p in align_pair(b, a, np.asarray(seeds)[:, ::-1], opts)]
+    seeds = np.asarray(seeds, dtype=np.int64).reshape(-1, 2)
+    boxes = [box for box in cluster_seeds(seeds, k=opts.k, gap=opts.merge_gap)
+             if len(set(box.seeds)) >= opts.min_seeds]
+    boxes = merge_boxes([_grow(box, a.text, b.text, opts) for box in boxes], 0)
+    out = []
+    for box in sorted(boxes, key=lambda x: (x.a0, x.b0)):
+        la, lb = box.a1 - box.a0, box.b1 - box.b0
+        if min(la, lb) < opts.min_chars:
+            continue
+        shared, edits = _edits(a, b, box)
+        similarity = 2 * shared / (la + lb)
+        if similarity < opts.min_similarity:
+            continue
+        (as_, ae), (bs, be) = a.to_original(box.a0, box.a1), b.to_original(box.b0, box.b1)
+        out.append(Passage(as_, ae, bs, be, round(similarity, 4), shared, edits))
+    return out

@@ -1,0 +1,25 @@
+"""Every tuning knob of copy detection, with its default, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """Tuning of the copy-detection pipeline; lengths count normalized characters."""
+
+    k: int = 9  # characters per hashed k-gram
+    window: int = 7  # winnowing window: runs of k + window - 1 shared characters always match
+    min_docs: int = 5  # a fingerprint in at least this many documents is boilerplate (套话)
+    max_postings: int = 32  # a fingerprint seen more often than this in the corpus is boilerplate too
+    use_stock_phrases: bool = True  # the shipped list of official slogans never counts as copying
+    stock_phrases: tuple[str, ...] = ()  # the user's own stock phrases, on top of the shipped list
+    min_seeds: int = 2  # shared fingerprints a passage needs
+    merge_gap: int = 80  # seeds closer than this in both documents belong to one passage
+    extend_window: int = 48  # how far an edge extension looks past the outermost seed
+    extend_drop: int = 8  # an edge extension stops when its score falls this far below the best
+    min_chars: int = 24  # shortest passage reported, in each document
+    min_similarity: float = 0.35  # weakest passage reported (Indel similarity of the two versions)
+    boilerplate_gap: int = 24  # boilerplate fingerprints closer than this form one region
+    min_boilerplate_chars: int = 20  # shortest boilerplate passage reported
