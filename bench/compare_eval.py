@@ -104,7 +104,8 @@ def run_exact13(texts: dict[str, str], min_docs: int, n: int = 13) -> tuple[dict
         for p in ps[1:] + [None]:
             if p is None or p > prev + 1:
                 o = folded[d][1]
-                groups[bp_key[(d, start)]].append({"doc": ids[d], "span": [int(o[start]), int(o[prev + n - 1]) + 1]})
+                span = [int(o[start]), int(o[prev + n - 1]) + 1]
+                groups[bp_key[(d, start)]].append({"doc": ids[d], "span": span})
                 if p is not None:
                     start = p
             if p is not None:
@@ -162,8 +163,8 @@ def main() -> None:
             det, times = fn(texts)
             (args.out / f"{corpus.name}.{name}.json").write_text(json.dumps(det, ensure_ascii=False))
             if truth is None:
-                print(f"{corpus.name} {name}: {len(det['pairs'])} pairs, {len(det['boilerplate'])} "
-                      f"boilerplate, fingerprint {times['fingerprint_s']:.1f}s compare {times['compare_s']:.1f}s")
+                print(f"{corpus.name} {name}: {len(det['pairs'])} pairs, {len(det['boilerplate'])} boilerplate, "
+                      f"fingerprint {times['fingerprint_s']:.1f}s compare {times['compare_s']:.1f}s")
                 continue
             rows.append(row(name, corpus.name, score(truth, det), times))
             print(json.dumps(rows[-1]), file=sys.stderr)

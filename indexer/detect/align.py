@@ -16,7 +16,7 @@ import numpy as np
 from rapidfuzz.distance import Indel, Levenshtein
 
 from indexer.detect.normalize import Normalized
-from indexer.detect.options import DetectOptions
+from indexer.detect.options import DEFAULTS, DetectOptions
 
 Edit = tuple[str, int, int, int, int]  # (tag, a_start, a_end, b_start, b_end), original offsets
 
@@ -69,14 +69,17 @@ def cluster_seeds(seeds: np.ndarray, *, k: int, gap: int) -> list[Box]:
     boxes: list[Box] = []
     for pa, pb in seeds[order].tolist() if len(seeds) else []:
         seed = Box(pa, pa + k, pb, pb + k, [(pa, pb)])
+        home = None
         for box in reversed(boxes):
             if box.a1 + gap < pa:
                 break
             if box.near(seed, gap):
-                box.absorb(seed)
+                home = box
                 break
-        else:
+        if home is None:
             boxes.append(seed)
+        else:
+            home.absorb(seed)
     return merge_boxes(boxes, gap)
 
 
@@ -155,7 +158,7 @@ def _edits(a: Normalized, b: Normalized, box: Box) -> tuple[int, tuple[Edit, ...
 
 
 def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray,
-               opts: DetectOptions = DetectOptions()) -> list[Passage]:
+               opts: DetectOptions = DEFAULTS) -> list[Passage]:
     """The copied passages between two documents, given their seeds as rows (pos in a, pos in b).
 
     Symmetric: ``align_pair(b, a, seeds[:, ::-1])`` gives the same passages, mirrored.

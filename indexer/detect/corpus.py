@@ -17,7 +17,7 @@ import numpy as np
 
 from indexer.detect.align import Passage, align_pair
 from indexer.detect.normalize import Normalized, normalize
-from indexer.detect.options import DetectOptions
+from indexer.detect.options import DEFAULTS, DetectOptions
 from indexer.detect.stock import shipped_phrases, stock_hashes
 
 DocId = Hashable
@@ -194,7 +194,7 @@ class TextCache:
 
 
 def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callable[[DocId], str], *,
-                   options: DetectOptions = DetectOptions(), cache_size: int | None = None) -> CompareResult:
+                   options: DetectOptions = DEFAULTS, cache_size: int | None = None) -> CompareResult:
     """Every pair of documents with copied passages, and the boilerplate, in one pass."""
     opts = options
     index = FingerprintIndex(fingerprints)

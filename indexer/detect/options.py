@@ -23,3 +23,6 @@ class DetectOptions:
     min_similarity: float = 0.35  # weakest passage reported (Indel similarity of the two versions)
     boilerplate_gap: int = 24  # boilerplate fingerprints closer than this form one region
     min_boilerplate_chars: int = 20  # shortest boilerplate passage reported
+
+
+DEFAULTS = DetectOptions()
