@@ -130,15 +130,15 @@ def regions(docs: np.ndarray, pos: np.ndarray, *, k: int, gap: int) -> tuple[np.
 
 
 def inside(docs: np.ndarray, pos: np.ndarray, r_doc: np.ndarray, r_start: np.ndarray,
-           r_end: np.ndarray) -> np.ndarray:
-    """For each (doc, pos): does it fall inside one of the regions (sorted by doc, start)?"""
+           r_end: np.ndarray, *, k: int = 1) -> np.ndarray:
+    """For each (doc, pos): does [pos, pos + k) lie inside one of the regions (sorted by doc, start)?"""
     if not len(r_doc):
         return np.zeros(len(docs), dtype=bool)
     keys = (r_doc << 32) | r_start
     i = np.searchsorted(keys, (docs << 32) | pos, side="right") - 1
     ok = i >= 0
     i = np.maximum(i, 0)
-    return ok & (r_doc[i] == docs) & (pos < r_end[i])
+    return ok & (r_doc[i] == docs) & (pos + k <= r_end[i])
 
 
 def pair_seeds(index: FingerprintIndex, usable: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -203,7 +203,8 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
     r_doc, r_start, r_end, labels = find_boilerplate(index, bp_groups, opts)
     boilerplate = _boilerplate_entries(index.doc_ids, r_doc, r_start, r_end, labels, texts, opts)
     da, db, pa, pb = pair_seeds(index, ~bp_groups)
-    blocked = inside(da, pa, r_doc, r_start, r_end) | inside(db, pb, r_doc, r_start, r_end)
+    k = opts.k  # a seed counts unless its whole k-gram lies in boilerplate
+    blocked = inside(da, pa, r_doc, r_start, r_end, k=k) | inside(db, pb, r_doc, r_start, r_end, k=k)
     da, db, pa, pb = da[~blocked], db[~blocked], pa[~blocked], pb[~blocked]
     pairs = []
     if len(da):
