@@ -157,14 +157,17 @@ def _edits(a: Normalized, b: Normalized, box: Box) -> tuple[int, tuple[Edit, ...
     return shared, tuple(edits)
 
 
-def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray,
-               opts: DetectOptions = DEFAULTS) -> list[Passage]:
+def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOptions = DEFAULTS, *,
+               boiler_a: np.ndarray | None = None, boiler_b: np.ndarray | None = None) -> list[Passage]:
     """The copied passages between two documents, given their seeds as rows (pos in a, pos in b).
 
+    ``boiler_a``/``boiler_b`` mark boilerplate characters of the normalized texts: a passage that is
+    mostly boilerplate in both documents is a shared template, not a copy, and is dropped.
     Symmetric: ``align_pair(b, a, seeds[:, ::-1])`` gives the same passages, mirrored.
     """
     if (b.text, b.original) < (a.text, a.original):  # one canonical order makes it symmetric
-        return [p.mirrored() for p in align_pair(b, a, np.asarray(seeds)[:, ::-1], opts)]
+        flipped = align_pair(b, a, np.asarray(seeds)[:, ::-1], opts, boiler_a=boiler_b, boiler_b=boiler_a)
+        return [p.mirrored() for p in flipped]
     seeds = np.asarray(seeds, dtype=np.int64).reshape(-1, 2)
     boxes = [box for box in cluster_seeds(seeds, k=opts.k, gap=opts.merge_gap)
              if len(set(box.seeds)) >= opts.min_seeds]
@@ -174,6 +177,9 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray,
         la, lb = box.a1 - box.a0, box.b1 - box.b0
         if min(la, lb) < opts.min_chars:
             continue
+        if _share(boiler_a, box.a0, box.a1) >= opts.max_boilerplate_share and \
+                _share(boiler_b, box.b0, box.b1) >= opts.max_boilerplate_share:
+            continue
         shared, edits = _edits(a, b, box)
         similarity = 2 * shared / (la + lb)
         if similarity < opts.min_similarity:
@@ -181,3 +187,7 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray,
         (as_, ae), (bs, be) = a.to_original(box.a0, box.a1), b.to_original(box.b0, box.b1)
         out.append(Passage(as_, ae, bs, be, round(similarity, 4), shared, edits))
     return out
+
+
+def _share(mask: np.ndarray | None, start: int, end: int) -> float:
+    return float(mask[start:end].mean()) if mask is not None and end > start else 0.0

@@ -161,12 +161,14 @@ def pair_seeds(index: FingerprintIndex, usable: np.ndarray) -> tuple[np.ndarray,
 
 
 def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: DetectOptions):
-    """Boilerplate regions per document and their grouping into passages (label of each region)."""
+    """Boilerplate passages per document with their grouping (label of each), and unbroken regions."""
     posting_bp = bp_groups[index.group]
     sel = np.flatnonzero(posting_bp)
     order = sel[np.lexsort((index.pos[sel], index.docs[sel]))]
     rid, r_doc, r_start, r_end = regions(index.docs[order], index.pos[order], k=opts.k,
                                          gap=opts.boilerplate_gap)
+    # Unbroken boilerplate text (fingerprints at most a window apart) is what blocks seeds.
+    _, b_doc, b_start, b_end = regions(index.docs[order], index.pos[order], k=opts.k, gap=opts.window)
     # Connected components: regions sharing a hash get one label (min label propagation).
     groups = index.group[order]
     by_group = np.argsort(groups, kind="stable")
@@ -183,7 +185,7 @@ def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: Detec
         if np.array_equal(new, labels):
             break
         labels = new
-    return r_doc, r_start, r_end, labels
+    return (r_doc, r_start, r_end, labels), (b_doc, b_start, b_end)
 
 
 class TextCache:
@@ -200,11 +202,11 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
     index = FingerprintIndex(fingerprints)
     texts = TextCache(load_text, cache_size)
     bp_groups = boilerplate_groups(index, opts)
-    r_doc, r_start, r_end, labels = find_boilerplate(index, bp_groups, opts)
+    (r_doc, r_start, r_end, labels), (b_doc, b_start, b_end) = find_boilerplate(index, bp_groups, opts)
     boilerplate = _boilerplate_entries(index.doc_ids, r_doc, r_start, r_end, labels, texts, opts)
     da, db, pa, pb = pair_seeds(index, ~bp_groups)
     k = opts.k  # a seed counts unless its whole k-gram lies in boilerplate
-    blocked = inside(da, pa, r_doc, r_start, r_end, k=k) | inside(db, pb, r_doc, r_start, r_end, k=k)
+    blocked = inside(da, pa, b_doc, b_start, b_end, k=k) | inside(db, pb, b_doc, b_start, b_end, k=k)
     da, db, pa, pb = da[~blocked], db[~blocked], pa[~blocked], pb[~blocked]
     pairs = []
     if len(da):
@@ -215,16 +217,30 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
                 continue
             a, b = index.doc_ids[da[s]], index.doc_ids[db[s]]
             seeds = np.stack([pa[s:e], pb[s:e]], axis=1)
-            result = pair_result(a, b, texts.get(a), texts.get(b), seeds, opts)
+            na, nb = texts.get(a), texts.get(b)
+            masks = (boiler_mask(len(na), int(da[s]), b_doc, b_start, b_end),
+                     boiler_mask(len(nb), int(db[s]), b_doc, b_start, b_end))
+            result = pair_result(a, b, na, nb, seeds, opts, masks)
             if result is not None:
                 pairs.append(result)
     return CompareResult(pairs, boilerplate)
 
 
+def boiler_mask(length: int, doc: int, r_doc: np.ndarray, r_start: np.ndarray,
+                r_end: np.ndarray) -> np.ndarray:
+    """Which normalized characters of document number ``doc`` lie in its boilerplate regions."""
+    mask = np.zeros(length, dtype=bool)
+    lo, hi = np.searchsorted(r_doc, doc), np.searchsorted(r_doc, doc, side="right")
+    for s, e in zip(r_start[lo:hi].tolist(), r_end[lo:hi].tolist(), strict=True):
+        mask[s:e] = True
+    return mask
+
+
 def pair_result(a: DocId, b: DocId, na: Normalized, nb: Normalized, seeds: np.ndarray,
-                opts: DetectOptions) -> PairResult | None:
+                opts: DetectOptions, masks: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+                ) -> PairResult | None:
     """Align one candidate pair; None when no passage survives the filters."""
-    passages = align_pair(na, nb, seeds, opts)
+    passages = align_pair(na, nb, seeds, opts, boiler_a=masks[0], boiler_b=masks[1])
     if not passages:
         return None
     share_a = _union([(p.a_start, p.a_end) for p in passages]) / max(1, len(na.original))
