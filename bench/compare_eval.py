@@ -163,7 +163,8 @@ def main() -> None:
             det, times = fn(texts)
             (args.out / f"{corpus.name}.{name}.json").write_text(json.dumps(det, ensure_ascii=False))
             if truth is None:
-                print(f"{corpus.name} {name}: {len(det['pairs'])} pairs, {len(det['boilerplate'])} boilerplate, "
+                print(f"{corpus.name} {name}: {len(det['pairs'])} pairs, "
+                      f"{len(det['boilerplate'])} boilerplate, "
                       f"fingerprint {times['fingerprint_s']:.1f}s compare {times['compare_s']:.1f}s")
                 continue
             rows.append(row(name, corpus.name, score(truth, det), times))
