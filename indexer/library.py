@@ -71,9 +71,8 @@ class Library:
         self._generation = -1
         self._docs: dict[int, Document] = {}
         self._by_id: dict[str, Document] = {}
-        if self.store.count() and (self.path / "dirty").exists():
-            with self.writing():
-                pass
+        if (self.path / "dirty").exists():
+            self._recover()
 
     def close(self) -> None:
         self.words.close()
@@ -166,6 +165,20 @@ class Library:
         return search(self, query, **options)
 
     # -- writing -----------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        """Finish what a crashed writer left half-done, unless a live writer holds the lock."""
+        with open(self.path / "write.lock", "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return  # a writer is at work; it will finish its own job
+            try:
+                if (self.path / "dirty").exists():
+                    self._reconcile()
+                    (self.path / "dirty").unlink(missing_ok=True)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
     def writing(self) -> Iterator[None]:

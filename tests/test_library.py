@@ -1,0 +1,154 @@
+"""Ingest: ids, replacement, metadata, bad files, removal, and recovery after a crash."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from indexer import library as library_module
+from indexer.errors import DocumentNotFound
+from indexer.library import Library
+from indexer.text import fold
+
+
+def test_add_is_idempotent_and_ids_derive_from_content(lib, tiny_dir):
+    first = lib.add([tiny_dir])
+    assert first.count("added") == 3 and not first.failed
+    again = lib.add([tiny_dir])
+    assert again.count("unchanged") == 3 and again.count("added") == 0
+    ids = {r.source: r.id for r in first.results}
+    copy = tiny_dir.parent / "copy"
+    copy.mkdir()
+    (copy / "renamed.txt").write_bytes((tiny_dir / "a.txt").read_bytes())
+    third = lib.add([copy])
+    assert third.results[0].status == "unchanged" and third.results[0].id == ids["a.txt"]
+    assert len(lib) == 3
+
+
+def test_stored_text_is_the_file_text_without_bom_and_crlf(lib, tiny_dir):
+    (tiny_dir / "bom.txt").write_bytes("\ufeff第一行\r\n第二行\r\n".encode())
+    lib.add([tiny_dir])
+    doc = next(d for d in lib.live.values() if d.source == "bom.txt")
+    assert lib.get(doc.id).text == "第一行\n第二行\n"
+    c = next(d for d in lib.live.values() if d.source == "c.md")
+    assert "\r" not in lib.get(c.id).text
+
+
+def test_changed_file_replaces_old_version(lib, tiny_dir):
+    lib.add([tiny_dir])
+    old = next(d for d in lib.live.values() if d.source == "a.txt")
+    (tiny_dir / "a.txt").write_text("# 县委书记对照检查材料\n全新的内容：担当作为不够。", encoding="utf-8")
+    report = lib.add([tiny_dir])
+    assert [r.status for r in report.results if r.source == "a.txt"] == ["replaced"]
+    with pytest.raises(DocumentNotFound):
+        lib.get(old.id)
+    assert lib.search("担当作为不够", mode="phrase").total == 1
+    assert lib.search("往心里走", mode="phrase").total == 0
+    assert lib.search("往心里走", mode="words").total == 0
+    assert len(lib) == 3
+
+
+def test_metadata_csv_and_inferred_fields(lib, tiny_dir):
+    (tiny_dir / "metadata.csv").write_text("文件,单位,职务,年度,会议\na.txt,某县委,书记,2022,专题民主生活会\n",
+                                           encoding="utf-8-sig")
+    lib.add([tiny_dir])
+    docs = {d.source: d for d in lib.live.values()}
+    a = docs["a.txt"]
+    assert (a.unit, a.role, a.year, a.meeting) == ("某县委", "书记", "2022", "专题民主生活会")
+    assert a.title == "县委书记对照检查材料"
+    assert docs["b.txt"].year == "2021"  # inferred from the text
+    assert docs["c.md"].title == "整改措施"
+    assert lib.search("政治站位", filters={"unit": "某县委"}).total == 1
+
+
+def test_bad_files_are_skipped_with_reasons(lib, tiny_dir):
+    (tiny_dir / "empty.txt").write_bytes(b"")
+    (tiny_dir / "junk.txt").write_bytes(bytes(range(256)) * 8)
+    (tiny_dir / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    report = lib.add([tiny_dir, tiny_dir / "missing.txt"])
+    skipped = {r.source: r.reason for r in report.results if r.status == "skipped"}
+    assert set(skipped) == {"empty.txt", "junk.txt", "broken.docx", "missing.txt"}
+    assert all(skipped.values())
+    assert report.failed and report.count("added") == 3
+
+
+def test_remove(lib, tiny_dir):
+    lib.add([tiny_dir])
+    doc = next(iter(lib.live.values()))
+    lib.remove(doc.id[:8])
+    with pytest.raises(DocumentNotFound):
+        lib.get(doc.id)
+    assert len(lib) == 2
+    assert doc.id not in {h.id for h in lib.search(fold(lib.texts([]).get(0, "") or "对照检查"), limit=100).hits}
+    with pytest.raises(DocumentNotFound):
+        lib.remove("nope")
+
+
+def test_crash_mid_add_keeps_committed_documents_and_rerun_completes(tmp_path, samples_dir, monkeypatch):
+    index = tmp_path / "index"
+    monkeypatch.setattr(library_module, "BATCH_DOCS", 2)
+    calls = {"n": 0}
+    real_commit = Library._commit
+
+    def dying_commit(self, pending, replaced):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second batch dies after its segment and words were written
+            self.segments.add([9999], ["半截"])
+            raise KeyboardInterrupt
+        return real_commit(self, pending, replaced)
+
+    monkeypatch.setattr(Library, "_commit", dying_commit)
+    with Library(index) as lib, pytest.raises(KeyboardInterrupt):
+        lib.add([samples_dir])
+    monkeypatch.setattr(Library, "_commit", real_commit)
+    with Library(index) as lib:
+        assert len(lib) == 2  # the first batch is committed and searchable
+        assert lib.search("巡视", mode="phrase").total == 2
+        report = lib.add([samples_dir])
+        assert report.count("unchanged") == 2 and report.count("added") == 3
+        assert lib.search("巡视", mode="phrase").total == 5
+        assert lib.search("巡视", mode="words").total == 5
+
+
+def test_kill_9_during_add_never_corrupts(tmp_path, samples_dir):
+    """A real SIGKILL in the middle of `indexer add`: what was committed stays, a rerun finishes."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts = [p.read_text(encoding="utf-8") for p in sorted(samples_dir.glob("*.txt"))]
+    for i in range(400):
+        (corpus / f"{i:04d}.txt").write_text(f"第{i}号材料。\n" + texts[i % 5][: 1500 + i], encoding="utf-8")
+    index = tmp_path / "index"
+    env = dict(os.environ, PYTHONPATH=str(samples_dir.parent.parent))
+    code = ("import sys; from indexer import library as L; L.BATCH_DOCS = 40; "
+            "from indexer.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "--index", str(index), "add", "-q", str(corpus)],
+                            env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        time.sleep(0.2)
+        if (index / "documents.sqlite").exists():
+            with Library(index) as lib:
+                if len(lib) >= 80:
+                    break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Library(index) as lib:
+        before = len(lib)
+        assert before < 400
+        for doc in list(lib.live.values())[:20]:
+            assert lib.search(fold(lib.get(doc.id).text)[:30], mode="phrase").total >= 1
+        report = lib.add([corpus])
+        assert report.count("unchanged") == before and report.count("added") == 400 - before
+        assert len(lib) == 400
+        assert lib.search("第399号材料", mode="phrase").total == 1
+        assert lib.search("第0号材料", mode="words").total >= 1
+
+
+def test_stats_and_documents(sample_lib):
+    stats = sample_lib.stats()
+    assert stats["documents"] == len(sample_lib) == 8
+    total, docs = sample_lib.documents(limit=3, offset=1)
+    assert total == 8 and len(docs) == 3
