@@ -87,6 +87,14 @@ class FingerprintIndex:
         new_doc[1:] |= self.docs[1:] != self.docs[:-1]
         self.df = np.add.reduceat(new_doc.astype(np.int64), self.starts) if n else np.zeros(0, np.int64)
         self.group = np.cumsum(new_group) - 1  # group index of each posting
+        self._by_doc: np.ndarray | None = None
+
+    def postings_of(self, d: int) -> np.ndarray:
+        """Indices of the postings of document number ``d``."""
+        if self._by_doc is None:
+            self._by_doc = np.argsort(self.docs, kind="stable")
+            self._doc_bounds = np.searchsorted(self.docs[self._by_doc], np.arange(len(self.doc_ids) + 1))
+        return self._by_doc[self._doc_bounds[d]:self._doc_bounds[d + 1]]
 
     def group_of(self, hashes: np.ndarray) -> np.ndarray:
         """The group index of each hash, -1 where the index has no such hash."""

@@ -1,0 +1,168 @@
+"""One document against the library (``indexer check``/``report``): its copied passages and a
+CNKI-style summary: 总文字复制比 (copied characters / characters, boilerplate excluded), 单篇最大复制比
+(the largest share copied from one source) and the sources ranked by their share.
+
+The same pieces as the corpus compare do the work: the library's hash→postings lookup gives seeds
+and document frequencies, boilerplate is decided the same way (counting the new document too),
+and each candidate source is aligned with ``align_pair``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.detect.corpus import (
+    DocId,
+    FingerprintIndex,
+    Fingerprints,
+    PairResult,
+    TextCache,
+    _stock,
+    inside,
+    pair_result,
+    regions,
+)
+from indexer.detect.normalize import Normalized, normalize
+from indexer.detect.options import DEFAULTS, DetectOptions
+
+
+@dataclass(frozen=True)
+class DocumentMatches:
+    """What one document shares with the library: pairs (the document is ``a``) and its boilerplate."""
+
+    pairs: list[PairResult]
+    boilerplate: list[tuple[int, int]]  # original spans of the document that are boilerplate
+
+
+@dataclass(frozen=True)
+class Source:
+    """One library document the checked document copies from, with its share (0..1)."""
+
+    doc: DocId
+    ratio: float
+    copied_chars: int
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    """The CNKI-style summary of one document; ratios count normalized characters."""
+
+    chars: int
+    copied_chars: int
+    boilerplate_chars: int
+    total_ratio: float  # 总文字复制比
+    max_source_ratio: float  # 单篇最大复制比
+    sources: list[Source]
+    matches: DocumentMatches
+
+
+def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
+                   load_text: Callable[[DocId], str], *, options: DetectOptions = DEFAULTS,
+                   self_id: DocId | None = None, texts: TextCache | None = None) -> DocumentMatches:
+    """The passages ``text`` (fingerprinted as ``fps``) shares with the documents of ``index``.
+
+    ``self_id`` names the document itself when the library already holds it (its postings are skipped
+    and it is not counted twice in document frequencies).
+    """
+    opts = options
+    texts = texts or TextCache(load_text)
+    hashes, pos = np.asarray(fps[0], dtype=np.uint64), np.asarray(fps[1], dtype=np.int64)
+    groups = index.group_of(hashes)
+    known = groups >= 0
+    self_num = index.doc_ids.index(self_id) if self_id is not None and self_id in index.doc_ids else -1
+    df = np.where(known, index.df[np.maximum(groups, 0)], 0) + (self_num < 0)
+    counts = np.where(known, index.counts[np.maximum(groups, 0)], 0)
+    bp = (df >= opts.min_docs) | (counts > opts.max_postings) | np.isin(hashes, _stock(opts))
+    order = np.argsort(pos[bp], kind="stable")
+    bp_pos = pos[bp][order]
+    zeros = np.zeros(len(bp_pos), dtype=np.int64)
+    _, m_doc, m_start, m_end = regions(zeros, bp_pos, k=opts.k, gap=opts.window)
+    _, _, r_start, r_end = regions(zeros, bp_pos, k=opts.k, gap=opts.boilerplate_gap)
+    norm = normalize(text)
+
+    # Seeds: every posting of a usable hash in another document.
+    use = np.flatnonzero(known & ~bp)
+    use = use[~inside(np.zeros(len(use), dtype=np.int64), pos[use], m_doc, m_start, m_end, k=opts.k)]
+    starts, n = index.starts[groups[use]], index.counts[groups[use]]
+    rep = np.repeat(np.arange(len(use)), n)
+    post = np.repeat(starts, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+    s_doc, s_lib, s_new = index.docs[post], index.pos[post], pos[use][rep]
+    keep = s_doc != self_num
+    s_doc, s_lib, s_new = s_doc[keep], s_lib[keep], s_new[keep]
+    pairs = []
+    bp_groups = None
+    for d in np.unique(s_doc).tolist():
+        sel = s_doc == d
+        if sel.sum() < opts.min_seeds:
+            continue
+        if bp_groups is None:
+            bp_groups = _library_boilerplate(index, opts, self_num)
+        lib_doc = index.doc_ids[d]
+        lib = texts.get(lib_doc)
+        l_start, l_end = _doc_regions(index, bp_groups, d, opts)
+        ones = np.zeros(len(l_start), dtype=np.int64)
+        ok = ~inside(np.zeros(int(sel.sum()), dtype=np.int64), s_lib[sel], ones, l_start, l_end, k=opts.k)
+        seeds = np.stack([s_new[sel][ok], s_lib[sel][ok]], axis=1)
+        if len(seeds) < opts.min_seeds:
+            continue
+        masks = (_mask(len(norm), m_start, m_end), _mask(len(lib), l_start, l_end))
+        result = pair_result(self_id, lib_doc, norm, lib, seeds, opts, masks)
+        if result is not None:
+            pairs.append(result)
+    spans = [norm.to_original(int(s), min(int(e), len(norm))) for s, e in zip(r_start, r_end, strict=True)]
+    pairs.sort(key=lambda p: -p.shared_chars)
+    return DocumentMatches(pairs, spans)
+
+
+def _library_boilerplate(index: FingerprintIndex, opts: DetectOptions, self_num: int) -> np.ndarray:
+    """Boilerplate groups of the library, counting the checked document when it is not in it."""
+    extra = 1 if self_num < 0 else 0
+    bp = (index.df + extra >= opts.min_docs) | (index.counts > opts.max_postings)
+    stock = _stock(opts)
+    if len(stock) and len(index.starts):
+        bp |= np.isin(index.hashes[index.starts], stock)
+    return bp
+
+
+def _doc_regions(index: FingerprintIndex, bp_groups: np.ndarray, d: int,
+                 opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
+    """Unbroken boilerplate regions of library document number ``d`` (normalized offsets)."""
+    p = index.pos[index.postings_of(d)]
+    g = index.group[index.postings_of(d)]
+    bp_pos = np.sort(p[bp_groups[g]])
+    _, _, start, end = regions(np.zeros(len(bp_pos), dtype=np.int64), bp_pos, k=opts.k, gap=opts.window)
+    return start, end
+
+
+def _mask(length: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    mask = np.zeros(length, dtype=bool)
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        mask[s:e] = True
+    return mask
+
+
+def copy_report(matches: DocumentMatches, norm: Normalized) -> CopyReport:
+    """总文字复制比, 单篇最大复制比 and ranked sources; boilerplate never counts as copied."""
+    n = len(norm.original)
+    boiler = np.zeros(n + 1, dtype=bool)
+    for s, e in matches.boilerplate:
+        boiler[s:e] = True
+    counted = ~boiler[norm.offsets]  # normalized characters outside boilerplate
+    total = np.zeros(n + 1, dtype=bool)
+    sources = []
+    for pair in matches.pairs:
+        mine = np.zeros(n + 1, dtype=bool)
+        for p in pair.passages:
+            mine[p.a_start:p.a_end] = True
+        total |= mine
+        chars = int((mine[norm.offsets] & counted).sum())
+        sources.append(Source(pair.b, round(chars / max(1, len(norm)), 4), chars))
+    sources.sort(key=lambda s: (-s.copied_chars, str(s.doc)))
+    copied = int((total[norm.offsets] & counted).sum())
+    return CopyReport(
+        chars=len(norm), copied_chars=copied, boilerplate_chars=int((~counted).sum()),
+        total_ratio=round(copied / max(1, len(norm)), 4),
+        max_source_ratio=max((s.ratio for s in sources), default=0.0), sources=sources, matches=matches)
