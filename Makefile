@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11 and make:
+#   make run    install into .venv, index data/samples, serve the portal
+#   make test   install into .venv (with test extras) and run the tests and ruff
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+INDEX  ?= data/index
+
+.PHONY: install run test bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/indexer --index $(INDEX) add data/samples
+	$(BIN)/indexer --index $(INDEX) search --mode phrase 政治站位
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(INDEX) .pytest_cache .ruff_cache
