@@ -55,7 +55,8 @@ db = sqlite3.connect(out + "/fts.sqlite")
 db.execute("CREATE VIRTUAL TABLE docs USING fts5(name UNINDEXED, body, tokenize='trigram')")
 with db:
     for f in sorted(glob.glob(src + "/*.txt")):
-        db.execute("INSERT INTO docs(name, body) VALUES (?, ?)", (f.rsplit("/", 1)[1], fold(open(f, encoding="utf-8").read())))
+        body = fold(open(f, encoding="utf-8").read())
+        db.execute("INSERT INTO docs(name, body) VALUES (?, ?)", (f.rsplit("/", 1)[1], body))
 db.close()
 """
 
@@ -141,7 +142,8 @@ def measure(name: str, run, queries: list[str], truth: list[set[str]]) -> dict:
         exact += total == len(want)
     lat.sort()
     return {
-        "name": name, "p50_ms": 1000 * statistics.median(lat), "p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))],
+        "name": name, "p50_ms": 1000 * statistics.median(lat),
+        "p95_ms": 1000 * lat[int(0.95 * (len(lat) - 1))],
         "recall": tp / (tp + fn) if tp + fn else 1.0, "precision": tp / (tp + fp) if tp + fp else 1.0,
         "exact_totals": exact / len(queries),
     }
@@ -172,7 +174,8 @@ def main() -> None:
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     py = sys.executable
-    builds = {"duizhao": [str(Path(py).parent / "indexer"), "--index", str(args.out / "duizhao"), "add", "-q", str(docs)]}
+    indexer = str(Path(py).parent / "indexer")
+    builds = {"duizhao": [indexer, "--index", str(args.out / "duizhao"), "add", "-q", str(docs)]}
     if "stock" not in args.skip:
         (args.out / "stock").mkdir()
         builds["stock"] = [py, "-c", textwrap.dedent(STOCK_BUILD), str(docs), str(args.out / "stock")]
@@ -229,7 +232,8 @@ def main() -> None:
         def fts(q):
             fq = fold(q)
             if len(fq) >= 3:
-                rows = db.execute("SELECT name FROM docs WHERE docs MATCH ?", ('"' + fq.replace('"', '""') + '"',))
+                phrase = '"' + fq.replace('"', '""') + '"'
+                rows = db.execute("SELECT name FROM docs WHERE docs MATCH ?", (phrase,))
             else:
                 rows = db.execute("SELECT name FROM docs WHERE body LIKE ?", (f"%{fq}%",))
             got = {r[0] for r in rows}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz.distance import Indel, Levenshtein
+from rapidfuzz.distance import Levenshtein
 
 from indexer.detect.normalize import Normalized
 from indexer.detect.options import DEFAULTS, DetectOptions
@@ -29,8 +29,8 @@ class Passage:
     a_end: int
     b_start: int
     b_end: int
-    similarity: float  # Indel similarity of the two normalized versions, 0..1
-    shared_chars: int  # normalized characters the two versions have in common (their LCS)
+    similarity: float  # 2 * shared_chars / (length of both normalized versions), 0..1
+    shared_chars: int  # normalized characters in common: aligned in order, or under seeds if more
     edits: tuple[Edit, ...] = ()  # what differs, as rapidfuzz opcodes in original offsets
 
     def mirrored(self) -> Passage:
@@ -145,7 +145,7 @@ def _grow(box: Box, a: str, b: str, opts: DetectOptions) -> Box:
 
 def _edits(a: Normalized, b: Normalized, box: Box) -> tuple[int, tuple[Edit, ...]]:
     """Shared characters and the non-equal opcodes between the two versions, in original offsets."""
-    ops = Indel.opcodes(a.text[box.a0:box.a1], b.text[box.b0:box.b1])
+    ops = Levenshtein.opcodes(a.text[box.a0:box.a1], b.text[box.b0:box.b1])
     shared, edits = 0, []
     for tag, i1, i2, j1, j2 in ops:
         if tag == "equal":
@@ -181,6 +181,8 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOpti
                 _share(boiler_b, box.b0, box.b1) >= opts.max_boilerplate_share:
             continue
         shared, edits = _edits(a, b, box)
+        # Shuffled sentences defeat an in-order alignment: seed coverage counts them, in any order.
+        shared = max(shared, _seed_cover(box, opts.k))
         similarity = 2 * shared / (la + lb)
         if similarity < opts.min_similarity:
             continue
@@ -191,3 +193,16 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOpti
 
 def _share(mask: np.ndarray | None, start: int, end: int) -> float:
     return float(mask[start:end].mean()) if mask is not None and end > start else 0.0
+
+
+def _seed_cover(box: Box, k: int) -> int:
+    """Characters of the shorter side covered by the seeds' k-grams (order-free)."""
+    cover = []
+    for axis in (0, 1):
+        starts = sorted({s[axis] for s in box.seeds})
+        total, end = 0, -1
+        for x in starts:
+            total += x + k - max(x, end)
+            end = x + k
+        cover.append(total)
+    return min(cover)

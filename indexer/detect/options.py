@@ -20,7 +20,7 @@ class DetectOptions:
     extend_window: int = 48  # how far an edge extension looks past the outermost seed
     extend_drop: int = 8  # an edge extension stops when its score falls this far below the best
     min_chars: int = 24  # shortest passage reported, in each document
-    min_similarity: float = 0.35  # weakest passage reported (Indel similarity of the two versions)
+    min_similarity: float = 0.35  # weakest passage reported (Passage.similarity)
     boilerplate_gap: int = 24  # boilerplate fingerprints this close form one reported passage
     max_boilerplate_share: float = 0.8  # a passage this much boilerplate in both documents is dropped
     min_boilerplate_chars: int = 20  # shortest boilerplate passage reported
