@@ -161,14 +161,22 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOpti
                boiler_a: np.ndarray | None = None, boiler_b: np.ndarray | None = None) -> list[Passage]:
     """The copied passages between two documents, given their seeds as rows (pos in a, pos in b).
 
-    ``boiler_a``/``boiler_b`` mark boilerplate characters of the normalized texts: a passage that is
-    mostly boilerplate in both documents is a shared template, not a copy, and is dropped.
+    ``boiler_a``/``boiler_b`` mark boilerplate characters of the normalized texts: seeds lying wholly
+    in boilerplate are ignored, and a passage that is mostly boilerplate in both documents is a shared
+    template, not a copy, and is dropped.
     Symmetric: ``align_pair(b, a, seeds[:, ::-1])`` gives the same passages, mirrored.
     """
     if (b.text, b.original) < (a.text, a.original):  # one canonical order makes it symmetric
         flipped = align_pair(b, a, np.asarray(seeds)[:, ::-1], opts, boiler_a=boiler_b, boiler_b=boiler_a)
         return [p.mirrored() for p in flipped]
     seeds = np.asarray(seeds, dtype=np.int64).reshape(-1, 2)
+    if boiler_a is not None and boiler_b is not None and len(seeds):  # seeds wholly in boilerplate go
+        k = opts.k
+        cum_a, cum_b = np.r_[0, np.cumsum(boiler_a)], np.r_[0, np.cumsum(boiler_b)]
+        pa, pb = np.minimum(seeds[:, 0], len(boiler_a)), np.minimum(seeds[:, 1], len(boiler_b))
+        in_a = cum_a[np.minimum(pa + k, len(boiler_a))] - cum_a[pa] >= k
+        in_b = cum_b[np.minimum(pb + k, len(boiler_b))] - cum_b[pb] >= k
+        seeds = seeds[~(in_a | in_b)]
     boxes = [box for box in cluster_seeds(seeds, k=opts.k, gap=opts.merge_gap)
              if len(set(box.seeds)) >= opts.min_seeds]
     boxes = merge_boxes([_grow(box, a.text, b.text, opts) for box in boxes], 0)

@@ -18,7 +18,7 @@ import numpy as np
 from indexer.detect.align import Passage, align_pair
 from indexer.detect.normalize import Normalized, normalize
 from indexer.detect.options import DEFAULTS, DetectOptions
-from indexer.detect.stock import shipped_phrases, stock_hashes
+from indexer.detect.stock import shipped_phrases, stock_hashes, stock_mask
 
 DocId = Hashable
 Fingerprints = tuple[np.ndarray, np.ndarray]  # (hashes uint64, positions uint32), as fingerprints() gives
@@ -115,8 +115,7 @@ def boilerplate_groups(index: FingerprintIndex, opts: DetectOptions) -> np.ndarr
 
 
 def _stock(opts: DetectOptions) -> np.ndarray:
-    phrases = (shipped_phrases() if opts.use_stock_phrases else ()) + tuple(opts.stock_phrases)
-    return _stock_cached(phrases, opts.k)
+    return _stock_cached(stock_list(opts), opts.k)
 
 
 @lru_cache(maxsize=8)
@@ -203,6 +202,22 @@ class TextCache:
         self.get: Callable[[DocId], Normalized] = lru_cache(maxsize=size)(lambda d: normalize(load_text(d)))
 
 
+def stock_list(opts: DetectOptions) -> tuple[str, ...]:
+    """The stock phrases in force: the shipped list (unless switched off) and the user's own."""
+    return (shipped_phrases() if opts.use_stock_phrases else ()) + tuple(opts.stock_phrases)
+
+
+def boiler_mask(norm: Normalized, doc: int, r_doc: np.ndarray, r_start: np.ndarray,
+                r_end: np.ndarray, opts: DetectOptions) -> np.ndarray:
+    """Which normalized characters of document number ``doc`` are boilerplate: in its unbroken
+    boilerplate regions or in an occurrence of a stock phrase."""
+    mask = stock_mask(norm.text, _stock(opts), k=opts.k)
+    lo, hi = np.searchsorted(r_doc, doc), np.searchsorted(r_doc, doc, side="right")
+    for s, e in zip(r_start[lo:hi].tolist(), r_end[lo:hi].tolist(), strict=True):
+        mask[s:e] = True
+    return mask
+
+
 def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callable[[DocId], str], *,
                    options: DetectOptions = DEFAULTS, cache_size: int | None = None) -> CompareResult:
     """Every pair of documents with copied passages, and the boilerplate, in one pass."""
@@ -217,6 +232,11 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
     blocked = inside(da, pa, b_doc, b_start, b_end, k=k) | inside(db, pb, b_doc, b_start, b_end, k=k)
     da, db, pa, pb = da[~blocked], db[~blocked], pa[~blocked], pb[~blocked]
     pairs = []
+
+    @lru_cache(maxsize=cache_size)
+    def mask_of(norm: Normalized, d: int) -> np.ndarray:
+        return boiler_mask(norm, d, b_doc, b_start, b_end, opts)
+
     if len(da):
         bounds = np.flatnonzero(np.r_[True, (da[1:] != da[:-1]) | (db[1:] != db[:-1])])
         ends = np.append(bounds[1:], len(da))
@@ -226,22 +246,11 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
             a, b = index.doc_ids[da[s]], index.doc_ids[db[s]]
             seeds = np.stack([pa[s:e], pb[s:e]], axis=1)
             na, nb = texts.get(a), texts.get(b)
-            masks = (boiler_mask(len(na), int(da[s]), b_doc, b_start, b_end),
-                     boiler_mask(len(nb), int(db[s]), b_doc, b_start, b_end))
+            masks = tuple(mask_of(n, int(d)) for n, d in ((na, da[s]), (nb, db[s])))
             result = pair_result(a, b, na, nb, seeds, opts, masks)
             if result is not None:
                 pairs.append(result)
     return CompareResult(pairs, boilerplate)
-
-
-def boiler_mask(length: int, doc: int, r_doc: np.ndarray, r_start: np.ndarray,
-                r_end: np.ndarray) -> np.ndarray:
-    """Which normalized characters of document number ``doc`` lie in its boilerplate regions."""
-    mask = np.zeros(length, dtype=bool)
-    lo, hi = np.searchsorted(r_doc, doc), np.searchsorted(r_doc, doc, side="right")
-    for s, e in zip(r_start[lo:hi].tolist(), r_end[lo:hi].tolist(), strict=True):
-        mask[s:e] = True
-    return mask
 
 
 def pair_result(a: DocId, b: DocId, na: Normalized, nb: Normalized, seeds: np.ndarray,
@@ -270,8 +279,10 @@ def _boilerplate_entries(doc_ids, r_doc, r_start, r_end, labels, texts: TextCach
                          opts: DetectOptions) -> list[Boilerplate]:
     out = []
     order = np.lexsort((r_start, r_doc, labels))
-    bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]]) if len(order) else []
-    for s, e in zip(list(bounds), list(bounds[1:]) + [len(order)], strict=True):
+    if not len(order):
+        return out
+    bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]]).tolist()
+    for s, e in zip(bounds, bounds[1:] + [len(order)], strict=True):
         members = order[s:e]
         if (r_end[members] - r_start[members]).max() < opts.min_boilerplate_chars:
             continue

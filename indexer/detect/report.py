@@ -27,6 +27,7 @@ from indexer.detect.corpus import (
 )
 from indexer.detect.normalize import Normalized, normalize
 from indexer.detect.options import DEFAULTS, DetectOptions
+from indexer.detect.stock import stock_mask
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
         seeds = np.stack([s_new[sel][ok], s_lib[sel][ok]], axis=1)
         if len(seeds) < opts.min_seeds:
             continue
-        masks = (_mask(len(norm), m_start, m_end), _mask(len(lib), l_start, l_end))
+        masks = (_mask(norm, m_start, m_end, opts), _mask(lib, l_start, l_end, opts))
         result = pair_result(self_id, lib_doc, norm, lib, seeds, opts, masks)
         if result is not None:
             pairs.append(result)
@@ -137,8 +138,8 @@ def _doc_regions(index: FingerprintIndex, bp_groups: np.ndarray, d: int,
     return start, end
 
 
-def _mask(length: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    mask = np.zeros(length, dtype=bool)
+def _mask(norm: Normalized, starts: np.ndarray, ends: np.ndarray, opts: DetectOptions) -> np.ndarray:
+    mask = stock_mask(norm.text, _stock(opts), k=opts.k)
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         mask[s:e] = True
     return mask

@@ -25,3 +25,18 @@ def stock_hashes(phrases: Iterable[str], *, k: int) -> np.ndarray:
     """Sorted unique hashes of every k-gram of the normalized phrases (shorter phrases add none)."""
     parts = [kgram_hashes(normalize(p).text, k) for p in phrases]
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def stock_mask(norm_text: str, hashes: np.ndarray, *, k: int) -> np.ndarray:
+    """Which characters of a normalized text lie in a k-gram of a stock phrase (``hashes`` sorted)."""
+    mask = np.zeros(len(norm_text), dtype=bool)
+    if len(hashes) and len(norm_text) >= k:
+        grams = kgram_hashes(norm_text, k)
+        idx = np.minimum(np.searchsorted(hashes, grams), len(hashes) - 1)
+        hits = np.flatnonzero(hashes[idx] == grams)
+        if len(hits):
+            cover = np.zeros(len(norm_text) + 1, dtype=np.int32)
+            np.add.at(cover, hits, 1)
+            np.add.at(cover, hits + k, -1)
+            mask = np.cumsum(cover[:-1]) > 0
+    return mask
