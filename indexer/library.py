@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ingest
+from .catalog import Catalog
 from .errors import DocumentNotFound
 from .segments import SegmentSet
 from .store import META_FIELDS, Document, Store
@@ -69,8 +70,7 @@ class Library:
         self.segments = SegmentSet(self.path / "segments")
         self.words = WordIndex(self.path / "words")
         self._generation = -1
-        self._docs: dict[int, Document] = {}
-        self._by_id: dict[str, Document] = {}
+        self._catalog = Catalog([])
         if (self.path / "dirty").exists():
             self._recover()
 
@@ -93,28 +93,31 @@ class Library:
         if gen == self._generation:
             return
         self.segments.reload()
-        docs = self.store.all()
-        self._docs = {d.docnum: d for d in docs}
-        self._by_id = {d.id: d for d in docs}
+        self._catalog = Catalog(self.store.all())
         self._generation = gen
+
+    @property
+    def catalog(self) -> Catalog:
+        """The live documents' metadata as arrays (see ``catalog``), refreshed when the index changed."""
+        self.refresh()
+        return self._catalog
 
     @property
     def live(self) -> dict[int, Document]:
         """Live documents by docnum (metadata only)."""
-        self.refresh()
-        return self._docs
+        return self.catalog.by_num
 
     def __len__(self) -> int:
         return len(self.live)
 
     def resolve(self, doc_id: str) -> Document:
         """The document with this id (or unambiguous id prefix of 6+ characters)."""
-        self.refresh()
-        doc = self._by_id.get(doc_id)
+        by_id = self.catalog.by_id
+        doc = by_id.get(doc_id)
         if doc is None and len(doc_id) >= 6:
             found = self.store.find_prefix(doc_id)
             if len(found) == 1:
-                doc = self._by_id.get(found[0])
+                doc = by_id.get(found[0])
         if doc is None:
             raise DocumentNotFound(doc_id)
         return doc
@@ -200,13 +203,12 @@ class Library:
     def _reconcile(self) -> None:
         """Make the derived indexes match the store: index what is missing, drop what is not live."""
         self._generation = -1
-        self.refresh()
         self.segments.cleanup()
-        live = set(self._docs)
+        live = set(self.live)
         missing = sorted(live - self.segments.indexed_docnums())
         texts = self.store.texts(missing)
         self.segments.add(missing, [fold(texts[n]) for n in missing])
-        ids = {d.id: d for d in self._docs.values()}
+        ids = dict(self.catalog.by_id)
         indexed = self.words.indexed_ids()
         writer = self.words.ix.writer()
         for doc_id in indexed - set(ids):
@@ -254,9 +256,8 @@ class Library:
 
     def _ingest(self, prepared: Iterator[ingest.Prepared], report: AddReport, bar, on_result) -> None:
         self._generation = -1
-        self.refresh()
-        known_ids = set(self._by_id)
-        by_source = {d.source: d for d in self._docs.values()}
+        known_ids = set(self.catalog.by_id)
+        by_source = {d.source: d for d in self.live.values()}
         pending: list[tuple[ingest.Prepared, FileResult]] = []
         replaced: list[str] = []
         size = 0

@@ -95,36 +95,39 @@ def search(lib: Library, query: str, *, mode: str = "auto", limit: int = 20, off
     unknown = set(filters) - set(FILTER_FIELDS)
     if unknown:
         raise BadQuery(f"未知的筛选字段: {', '.join(sorted(unknown))}")
-    live = lib.live
-    keep = _filter(live, filters)
-
-    ranked: list[tuple[int, float, bool]] = []  # (docnum, score, whole phrase)
-    words: list[str] = []
-    if mode in ("phrase", "auto") and not (mode == "auto" and _has_syntax(text)):
+    catalog = lib.catalog
+    mask = catalog.mask(filters)
+    empty = np.zeros(0, dtype=np.int64)
+    phrase_nums, phrase_counts = empty, empty
+    if mode == "phrase" or (mode == "auto" and not _has_syntax(text)):
         found = lib.segments.find(fold(text))
-        order = np.lexsort((found.docnums, -found.counts))
-        pairs = zip(found.docnums[order].tolist(), found.counts[order].tolist())
-        ranked = [(n, float(c), True) for n, c in pairs if n in live and keep(n)]
+        keep = catalog.select(found.docnums, mask)
+        nums, counts = found.docnums[keep], found.counts[keep]
+        order = np.lexsort((nums, -counts))
+        phrase_nums, phrase_counts = nums[order], counts[order]
+    ranked: list[tuple[int, float, bool]] = [
+        (n, float(c), True) for n, c in zip(phrase_nums[:offset + limit].tolist(),
+                                            phrase_counts[:offset + limit].tolist())]
+    total, matching, words = len(phrase_nums), phrase_nums, []
     if mode in ("words", "auto"):
-        in_phrase = {n for n, _, _ in ranked}
-        word_hits, words = _words_search(lib, text, filters, live, keep, strict=mode == "words")
-        ranked += [(n, s, False) for n, s in word_hits if n not in in_phrase]
-    total = len(ranked)
+        word_nums, words, rank = _words_search(lib, text, mask, strict=mode == "words")
+        extra = np.setdiff1d(word_nums, phrase_nums, assume_unique=True)
+        total += len(extra)
+        matching = np.concatenate([phrase_nums, extra])
+        wanted = offset + limit - len(ranked)
+        if wanted > 0 and len(extra):
+            seen = set(phrase_nums.tolist())
+            ranked += [(n, s, False) for n, s in rank(wanted + len(word_nums) - len(extra))
+                       if n not in seen][:wanted]
     page = ranked[offset:offset + limit]
     texts = lib.texts(n for n, _, _ in page)
     phrase_needle = fold(text)
     word_needles = sorted({fold(w) for w in words if fold(w)}, key=len, reverse=True)
+    live = catalog.by_num
     hits = [_hit(live[n], texts.get(n, ""), lib.folded(n), score,
                  [phrase_needle] if is_phrase else word_needles, is_phrase)
             for n, score, is_phrase in page]
-    facets = _facets(live, [n for n, _, _ in ranked])
-    return SearchResult(query, mode, total, hits, limit, offset, facets)
-
-
-def _filter(live: dict[int, Document], filters: dict[str, str]):
-    if not filters:
-        return lambda n: True
-    return lambda n: all(getattr(live[n], k) == v for k, v in filters.items())
+    return SearchResult(query, mode, total, hits, limit, offset, catalog.facets(matching))
 
 
 def _has_syntax(text: str) -> bool:
@@ -144,30 +147,36 @@ def _positive_terms(q) -> list[str]:
     return out
 
 
-def _words_search(lib: Library, text: str, filters: dict[str, str], live, keep, *, strict: bool):
+def _words_search(lib: Library, text: str, mask: np.ndarray, *, strict: bool):
+    """All matching docnums (unranked, sorted), the words to highlight, and a ranking function."""
     parser = lib.words.parser()
     try:
         q = parser.parse(text)
     except Exception as exc:  # whoosh raises assorted errors on malformed syntax
         raise BadQuery(f"无法解析的查询 (malformed query): {exc}") from exc
+    none = np.zeros(0, dtype=np.int64)
     if q is None or q is wq.NullQuery:
-        return [], []
-    if filters:
-        q = wq.And([q] + [wq.Term(k, v) for k, v in filters.items()])
+        return none, [], lambda k: []
     searcher = lib.words.searcher()
-    docmap = lib.words.docmap(searcher)
+    wmap = lib.words.docmap(searcher)
     try:
-        results = searcher.search(q, limit=None, scored=True)
+        wdocs = np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
     except Exception as exc:
         if strict:
             raise BadQuery(f"无法执行的查询: {exc}") from exc
-        return [], []
-    hits = []
-    for wdoc, score in zip(results.docs(), results.items()):
-        n = docmap.get(wdoc)
-        if n is not None and n in live and keep(n):
-            hits.append((n, float(score[1])))
-    return hits, _positive_terms(q)
+        return none, [], lambda k: []
+    nums = wmap[wdocs] if len(wdocs) else none
+    nums = np.unique(nums[lib.catalog.select(nums, mask)])
+
+    def rank(k: int) -> list[tuple[int, float]]:
+        allowed = None
+        if len(nums) < len(lib.catalog):
+            allowed = set(np.flatnonzero(np.isin(wmap, nums)).tolist())
+        results = searcher.search(q, limit=max(k, 1), filter=allowed)
+        out = [(int(wmap[hit.docnum]), float(hit.score)) for hit in results]
+        return [(n, s) for n, s in out if n >= 0 and n < len(mask) and mask[n]]
+
+    return nums, _positive_terms(q), rank
 
 
 def _hit(doc: Document, text: str, folded: str, score: float, needles: list[str], is_phrase: bool) -> Hit:
@@ -201,16 +210,3 @@ def _snippet(text: str, matches: list[tuple[int, int]]) -> tuple[str, list[tuple
     window = text[start:end].replace("\n", " ")
     marks = [(max(s, start) - start, min(e, end) - start) for s, e in matches if s < end and e > start]
     return window, marks
-
-
-def _facets(live: dict[int, Document], docnums: list[int]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for f in ("unit", "year", "role", "meeting"):
-        counts: dict[str, int] = {}
-        for n in docnums:
-            v = getattr(live[n], f)
-            if v:
-                counts[v] = counts.get(v, 0) + 1
-        if counts:
-            out[f] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:30])
-    return out

@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 _NEWLINES = re.compile(r"\r\n?")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def clean_stored(raw: str) -> str:
@@ -66,7 +67,7 @@ class Folder:
     def lengths_of(self, text: str) -> np.ndarray:
         """How many folded characters each character of ``text`` becomes."""
         cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        if text and max(text) > "\uffff":
+        if len(cps) and cps.max() > 0xFFFF:
             lengths = np.empty(len(cps), dtype=np.int32)
             bmp = cps < 0x10000
             lengths[bmp] = self.lengths[cps[bmp]]
@@ -75,7 +76,7 @@ class Folder:
         return self.lengths[cps]
 
     def fold(self, text: str) -> str:
-        if text and max(text) > "\uffff":
+        if _ASTRAL.search(text):
             self.lengths_of(text)  # registers astral characters in the table
         return text.translate(self.table)
 

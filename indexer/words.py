@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import jieba
+import numpy as np
 from whoosh import fields, index, qparser
 from whoosh.analysis import Token, Tokenizer
 from whoosh.system import pack_uint
@@ -101,12 +102,15 @@ class WordIndex:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.ix = index.create_in(self.folder, make_schema())
         self._searcher = None
-        self._docmap: tuple[object, dict[int, int]] | None = None
+        self._docmap: tuple[object, np.ndarray] | None = None
 
-    def docmap(self, searcher) -> dict[int, int]:
-        """Whoosh's internal document numbers mapped to ours, cached per searcher generation."""
+    def docmap(self, searcher) -> np.ndarray:
+        """Whoosh's internal document numbers mapped to ours (-1: deleted), cached per searcher."""
         if self._docmap is None or self._docmap[0] is not searcher:
-            mapping = {w: f["docnum"] for w, f in searcher.reader().iter_docs()}
+            reader = searcher.reader()
+            mapping = np.full(reader.doc_count_all(), -1, dtype=np.int64)
+            for w, f in reader.iter_docs():
+                mapping[w] = f["docnum"]
             self._docmap = (searcher, mapping)
         return self._docmap[1]
 
