@@ -1,0 +1,92 @@
+"""对照 portal: the inspectors' web app over ``indexer`` (search, documents, reports, overview, JSON API).
+
+``create_app()`` is the app factory, so ``gunicorn 'portal:create_app()'`` and ``flask --app portal run``
+serve it. Views only parse the request, call the library (``get_index()``) and render; each page and
+its ``/api`` twin are fed by one context function.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+
+from .index import get_index
+
+__all__ = ["create_app", "get_index"]
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Settings from ``DUIZHAO_*`` environment variables, overridden by ``test_config``."""
+    env = os.environ
+    overrides = dict(test_config or {})
+    data = Path(overrides.get("DATA") or env.get("DUIZHAO_DATA") or "data")
+    config: dict[str, Any] = {
+        "DATA": data,
+        "INDEX": Path(env.get("DUIZHAO_INDEX") or data / "index"),
+        "PAGE_SIZE": int(env.get("DUIZHAO_PAGE_SIZE") or 20),
+        "SECRET_KEY": env.get("DUIZHAO_SECRET_KEY") or None,
+        "JSON_AS_ASCII": False,
+        "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,
+    }
+    config.update(overrides)
+    config["DATA"], config["INDEX"] = Path(config["DATA"]), Path(config["INDEX"])
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = stored_secret(config["DATA"] / "secret_key")
+    return config
+
+
+def stored_secret(path: Path) -> str:
+    """The secret in ``path``, created (mode 0600, atomically, once across workers) if missing."""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(secrets.token_hex(32))
+    try:
+        os.link(tmp, path)  # fails if another worker won the race; then read the winner's key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="ascii").strip()
+
+
+def security_headers(resp: Response) -> Response:
+    """Headers on every answer: no inline script, no framing, no sniffing, no referrer."""
+    resp.headers.setdefault("Content-Security-Policy", CSP)
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the portal; ``test_config`` overrides the environment (``INDEX``, ``DATA``, …)."""
+    app = Flask(__name__, template_folder=str(TEMPLATES), static_folder="static")
+    app.config.from_mapping(load_config(test_config))
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.after_request(security_headers)
+
+    from . import api, documents, duplicates, errors, reports, search, views
+
+    views.init_app(app)
+    errors.init_app(app)
+    for bp in (search.bp, documents.bp, reports.bp, duplicates.bp, api.bp):
+        app.register_blueprint(bp)
+    return app

@@ -1,0 +1,50 @@
+"""The JSON API: the same context functions as the pages, returned as JSON."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from .documents import document_context, documents_context
+from .duplicates import duplicates_context
+from .index import get_index
+from .reports import compare_context, report_context
+from .search import search_context
+
+bp = Blueprint("api", __name__)
+
+
+@bp.get("/api/search")
+def search() -> ResponseReturnValue:
+    return jsonify(search_context())
+
+
+@bp.get("/api/documents")
+def documents() -> ResponseReturnValue:
+    return jsonify(documents_context())
+
+
+@bp.get("/api/documents/<doc_id>")
+def document(doc_id: str) -> ResponseReturnValue:
+    return jsonify(document_context(doc_id))
+
+
+@bp.get("/api/documents/<doc_id>/report")
+def report(doc_id: str) -> ResponseReturnValue:
+    return jsonify(report_context(doc_id))
+
+
+@bp.get("/api/compare")
+def compare() -> ResponseReturnValue:
+    return jsonify(compare_context())
+
+
+@bp.get("/api/duplicates")
+def duplicates() -> ResponseReturnValue:
+    return jsonify(duplicates_context())
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Liveness plus the library's size (opens the index, so a broken index fails here)."""
+    return jsonify({"status": "ok", "documents": len(get_index())})

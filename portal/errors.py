@@ -1,0 +1,63 @@
+"""Errors as answers: JSON ``{"error", "status"}`` under ``/api``, a Chinese page elsewhere."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from indexer.errors import BadQuery, DocumentNotFound, DuizhaoError
+
+from .index import DetectionUnavailable
+
+TITLES = {
+    400: "请求有误", 404: "没有找到", 405: "不支持的请求方式", 413: "请求过大",
+    500: "服务器内部错误", 503: "功能暂不可用",
+}
+HTTP_MESSAGES = {
+    404: "没有这个页面。请检查地址，或从首页重新检索。",
+    405: "此地址不支持这种请求方式。",
+    413: "请求内容过大。",
+    500: "处理请求时出现了意外错误，已记入服务器日志。请稍后再试。",
+}
+
+
+def wants_json() -> bool:
+    """Whether the answer to this request is JSON (the API and the health check)."""
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def error_response(status: int, message: str):
+    """The error as JSON or as the Chinese error page, with ``status``."""
+    if wants_json():
+        return jsonify({"error": message, "status": status}), status
+    return render_template("error.html", status=status, title=TITLES.get(status, "出错了"),
+                           message=message), status
+
+
+def status_of(exc: DuizhaoError) -> int:
+    if isinstance(exc, DocumentNotFound):
+        return 404
+    if isinstance(exc, DetectionUnavailable):
+        return 503
+    return 400  # BadQuery and any other error the user can be told about
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers; no traceback ever reaches the client."""
+
+    @app.errorhandler(DuizhaoError)
+    def library_error(exc: DuizhaoError):
+        return error_response(status_of(exc), str(exc))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        message = HTTP_MESSAGES.get(exc.code or 500, "请求有误。")
+        return error_response(exc.code or 500, message)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        return error_response(500, HTTP_MESSAGES[500])
+
+
+__all__ = ["BadQuery", "error_response", "init_app", "wants_json"]

@@ -1,0 +1,101 @@
+"""查重 reports (``/documents/<id>/report`` + ``.html``/``.csv`` downloads) and ``/compare?a=&b=``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from flask import Blueprint, Response, render_template, request
+from markupsafe import Markup
+
+from indexer.errors import BadQuery
+
+from .index import detection, get_index
+from .views import doc_id_arg
+
+bp = Blueprint("reports", __name__)
+CSS = Path(__file__).resolve().parent / "static" / "style.css"
+DOWNLOAD_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+SUMMARY_HEAD = ["材料编号", "标题", "总字数", "总文字复制比", "含套话复制比", "单篇最大复制比", "复制字数"]
+PASSAGE_HEAD = ["来源编号", "来源", "本文起", "本文止", "来源起", "来源止", "相似度", "重合字数",
+                "本文片段", "来源片段"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def report_context(doc_id: str) -> dict:
+    """The copy report of one library document (``lib.report``)."""
+    return detection("report")(get_index().resolve(doc_id_arg(doc_id)).id)
+
+
+def compare_context() -> dict:
+    """Two documents and the passages they share (``lib.compare_pair``)."""
+    a, b = request.args.get("a", "").strip(), request.args.get("b", "").strip()
+    if not a or not b:
+        raise BadQuery("请给出要比对的两份材料: /compare?a=编号&b=编号")
+    lib = get_index()
+    return detection("compare_pair")(lib.resolve(doc_id_arg(a)).id, lib.resolve(doc_id_arg(b)).id)
+
+
+def download_name(report: dict, ext: str) -> str:
+    """An ASCII file name for a report download (the id; titles stay out of headers)."""
+    return f"duizhao-report-{report['document']['id'][:16]}.{ext}"
+
+
+@bp.get("/documents/<doc_id>/report")
+def report(doc_id: str) -> str:
+    """The 查重 report page."""
+    return render_template("report.html", report=report_context(doc_id), printable=False)
+
+
+@bp.get("/documents/<doc_id>/report.html")
+def report_html(doc_id: str) -> Response:
+    """The report as one self-contained printable HTML file (styles inline, no script)."""
+    rep = report_context(doc_id)
+    html = render_template("report.html", report=rep, printable=True, css=stylesheet())
+    resp = Response(html, mimetype="text/html")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{download_name(rep, "html")}"'
+    resp.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    return resp
+
+
+def stylesheet() -> Markup:
+    """The portal's own stylesheet, to inline in the downloadable report (not user data)."""
+    return Markup(CSS.read_text(encoding="utf-8").replace("</", "<\\/"))
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+@bp.get("/documents/<doc_id>/report.csv")
+def report_csv(doc_id: str) -> Response:
+    """The report's passages as CSV (UTF-8 with BOM, so Excel reads the Chinese)."""
+    rep = report_context(doc_id)
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    doc = rep["document"]
+    out.writerow(SUMMARY_HEAD)
+    out.writerow([csv_cell(v) for v in (
+        doc["id"], doc.get("title"), rep["chars"], f"{rep['copy_ratio']:.4f}",
+        f"{rep['copy_ratio_with_boilerplate']:.4f}", f"{rep['max_single_ratio']:.4f}", rep["copied_chars"])])
+    out.writerow([])
+    out.writerow(PASSAGE_HEAD)
+    for p in rep["passages"]:
+        out.writerow([csv_cell(v) for v in (
+            p["source_id"], p.get("source"), *p["a"], *p["b"], f"{p['similarity']:.4f}", p["shared_chars"],
+            p["text_a"], p["text_b"])])
+    resp = Response("\ufeff" + buf.getvalue(), mimetype="text/csv")
+    resp.headers["Content-Disposition"] = f'attachment; filename="{download_name(rep, "csv")}"'
+    return resp
+
+
+@bp.get("/compare")
+def compare() -> str:
+    """Two documents side by side with their shared passages aligned."""
+    pair = compare_context()
+    lib = get_index()
+    texts = {side: lib.get(pair[side]["id"]).text or "" for side in ("a", "b")}
+    return render_template("compare.html", pair=pair, texts=texts)

@@ -1,0 +1,269 @@
+"""Portal routes through the Flask test client on a real library: pages, JSON API, bad input, escaping."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from test_portal_support import XSS_TITLE, XSS_UNIT, doc_ids
+
+from portal import create_app
+
+pytest_plugins = ["test_portal_support"]  # fixtures: app, client, runner, portal_index
+HOSTILE = ("<script>", "<img", "<b>")
+
+
+def assert_inert(html: str) -> None:
+    """No markup from the data or the query survived unescaped."""
+    for bad in HOSTILE:
+        assert bad not in html, bad
+
+
+def test_home_shows_box_and_counts(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert 'lang="zh-CN"' in html and 'name="q"' in html
+    assert "库中共 <strong>10</strong> 份材料" in html
+
+
+def test_security_headers(client):
+    r = client.get("/")
+    csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert client.get("/api/search?q=政治").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_no_inline_script_and_local_assets(client):
+    html = client.get("/?q=政治站位").get_data(as_text=True)
+    assert "<script>" not in html and "http://" not in html and "https://" not in html
+    assert client.get("/static/style.css").status_code == 200
+    assert client.get("/static/app.js").status_code == 200
+
+
+def test_search_page_highlights_and_keeps_query_in_url(client):
+    r = client.get("/?q=政治站位&mode=phrase")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert '<mark class="hit">政治站位</mark>' in html
+    assert 'value="政治站位"' in html
+    assert 'value="phrase" checked' in html
+    assert "?q=%E6%94%BF%E6%B2%BB%E7%AB%99%E4%BD%8D&amp;mode=phrase" in html  # links carry the query
+
+
+def test_search_facets_filter_and_count(client):
+    everything = client.get("/api/search?q=政治站位&mode=phrase").get_json()
+    assert everything["facets"]["year"]
+    year, n = next(iter(everything["facets"]["year"].items()))
+    html = client.get("/?q=政治站位&mode=phrase").get_data(as_text=True)
+    assert f'<span class="count">{n}</span>' in html
+    filtered = client.get(f"/api/search?q=政治站位&mode=phrase&year={year}").get_json()
+    assert filtered["total"] == n and all(h["year"] == year for h in filtered["hits"])
+    assert filtered["filters"] == {"year": year}
+    page = client.get(f"/?q=政治站位&mode=phrase&year={year}").get_data(as_text=True)
+    assert "取消筛选" in page
+
+
+def test_search_pagination(client):
+    full = client.get("/api/search?q=的&mode=phrase&limit=100").get_json()
+    assert full["total"] >= 3
+    first = client.get("/api/search?q=的&mode=phrase&limit=2").get_json()
+    second = client.get("/api/search?q=的&mode=phrase&limit=2&offset=2").get_json()
+    assert [h["id"] for h in first["hits"] + second["hits"]] == [h["id"] for h in full["hits"][:4]]
+    html = client.get("/?q=的&mode=phrase&limit=2").get_data(as_text=True)
+    assert 'rel="next"' in html and "offset=2" in html
+
+
+def test_api_search_shape(client):
+    body = client.get("/api/search?q=政治站位&mode=phrase&limit=20").get_json()
+    assert set(body) >= {"query", "mode", "total", "hits", "limit", "offset", "facets"}
+    assert body["query"] == "政治站位" and body["mode"] == "phrase" and body["total"] == 7
+    hit = body["hits"][0]
+    assert set(hit) >= {"id", "source", "title", "matches", "snippet", "snippet_matches"}
+    text = client.get(f"/api/documents/{hit['id']}").get_json()["text"]
+    for s, e in hit["matches"]:
+        assert text[s:e].replace("\n", "") == "政治站位"
+
+
+def test_api_search_phrase_across_line_break(client):
+    ids = doc_ids(client)
+    body = client.get("/api/search?q=政治站位不够高&mode=phrase&limit=10000").get_json()
+    assert ids["b.txt"] in {h["id"] for h in body["hits"]}
+
+
+def test_words_and_auto_modes(client):
+    assert client.get("/api/search?q=巡视 AND 整改&mode=words").status_code == 200
+    auto = client.get("/api/search?q=理论学习").get_json()
+    assert auto["mode"] == "auto" and auto["total"] >= 2
+
+
+@pytest.mark.parametrize("url, status", [
+    ("/api/search?q=", 400),
+    ("/api/search", 400),
+    ("/api/search?q=%20%20%20", 400),
+    ("/api/search?q=" + "长" * 501, 400),
+    ("/api/search?q=a%00b", 400),
+    ("/api/search?q=政治&mode=fuzzy", 400),
+    ("/api/search?q=政治&limit=abc", 400),
+    ("/api/search?q=政治&limit=-1", 400),
+    ("/api/search?q=政治&limit=10001", 400),
+    ("/api/search?q=政治&offset=-5", 400),
+    ("/api/search?q=政治&offset=99999999999999999999", 400),
+    ("/api/search?q=政治&year=2021&unit=", 200),
+    ("/api/search?q=(((&mode=words", 200),  # malformed word syntax: the library answers 0 hits
+    ("/api/search?q=NOT&mode=words", 200),
+    ("/api/search?q=year:[2000 TO&mode=words", 200),
+    ("/api/documents?limit=x", 400),
+    ("/api/documents/nonexistent", 404),
+    ("/api/documents/" + "f" * 500, 404),
+    ("/api/documents/%3Cscript%3E", 404),
+    ("/api/nothing-here", 404),
+])
+def test_api_bad_input_is_json_4xx(client, url, status):
+    r = client.get(url)
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert r.is_json
+    if status >= 400:
+        body = r.get_json()
+        assert body["status"] == status and body["error"]
+        assert "Traceback" not in body["error"]
+
+
+def test_api_wrong_method(client):
+    r = client.post("/api/search?q=政治")
+    assert r.status_code == 405 and r.get_json()["status"] == 405
+
+
+@pytest.mark.parametrize("url, status, words", [
+    ("/?q=" + "长" * 501, 400, "查询过长"),
+    ("/?q=政治&mode=fuzzy", 400, "未知的检索方式"),
+    ("/?q=政治&offset=x", 400, "须为整数"),
+    ("/documents/nonexistent", 404, "没有这份材料"),
+    ("/no/such/page", 404, "没有这个页面"),
+])
+def test_html_errors_are_chinese_pages(client, url, status, words):
+    r = client.get(url)
+    assert r.status_code == status
+    html = r.get_data(as_text=True)
+    assert r.mimetype == "text/html" and words in html and "Traceback" not in html
+
+
+def test_unexpected_error_is_500_page_without_traceback(app, client, monkeypatch):
+    import portal.search
+
+    def boom(*a, **k):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(portal.search, "get_index", lambda: type("X", (), {"search": boom})())
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    for url in ("/?q=x", "/api/search?q=x"):
+        r = client.get(url)
+        assert r.status_code == 500
+        assert "secret internals" not in r.get_data(as_text=True)
+
+
+def test_documents_list_and_api(client):
+    html = client.get("/documents").get_data(as_text=True)
+    assert "全部材料" in html and "10 份" in html
+    body = client.get("/api/documents?limit=3&offset=1").get_json()
+    assert body["total"] == 10 and len(body["documents"]) == 3
+    assert {"id", "source", "title"} <= set(body["documents"][0])
+    assert "text" not in body["documents"][0]
+
+
+def test_document_page_marks_query(client):
+    ids = doc_ids(client)
+    r = client.get(f"/documents/{ids['b.txt']}?q=政治站位不够高&mode=phrase")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    # the match straddles a line break: one mark, the break kept inside it
+    assert '<mark class="hit">政治站\n位不够高</mark>' in html
+    body = client.get(f"/api/documents/{ids['b.txt']}?q=政治站位不够高&mode=phrase").get_json()
+    assert body["text"][slice(*body["matches"][0])] == "政治站\n位不够高"
+
+
+def test_document_words_matches_and_prefix_id(client):
+    ids = doc_ids(client)
+    body = client.get(f"/api/documents/{ids['a.txt'][:8]}?q=理论 学习&mode=words").get_json()
+    assert body["id"] == ids["a.txt"]
+    assert {body["text"][s:e] for s, e in body["matches"]} >= {"理论学习"}
+
+
+def test_hostile_material_is_escaped_everywhere(client):
+    ids = doc_ids(client)
+    evil = ids["evil.txt"]
+    pages = [
+        "/?q=理论学习不深不实", "/?q=以干代学&mode=words", "/documents", f"/documents/{evil}",
+        f"/documents/{evil}?q=<script>", "/?q=alert",
+    ]
+    for url in pages:
+        r = client.get(url)
+        assert r.status_code == 200, url
+        html = r.get_data(as_text=True)
+        assert_inert(html)
+    html = client.get(f"/documents/{evil}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(" in html
+    assert "&lt;script&gt;alert(&#34;title&#34;)&lt;/script&gt;标题" in html
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;县委" in html
+    body = client.get(f"/api/documents/{evil}").get_json()
+    assert body["title"] == XSS_TITLE and body["unit"] == XSS_UNIT  # JSON keeps the data as it is
+
+
+@pytest.mark.parametrize("q", ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>',
+                               "'-alert(1)-'", "{{7*7}}", "javascript:alert(1)"])
+def test_hostile_query_is_escaped(client, q):
+    for url in ("/", "/api/search"):
+        r = client.get(url, query_string={"q": q, "mode": "phrase"})
+        assert r.status_code == 200
+    html = client.get("/", query_string={"q": q}).get_data(as_text=True)
+    assert_inert(html)
+    assert "49" not in html.split("<main>")[1].split("</main>")[0]
+    r = client.get("/", query_string={"q": q, "_scheme": "javascript", "_external": "1", "mode": "phrase"})
+    assert "javascript://" not in r.get_data(as_text=True)
+
+
+def test_healthz(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.get_json() == {"status": "ok", "documents": 10}
+
+
+def test_detection_missing_is_503(client, monkeypatch):
+    import portal.index
+
+    class Bare:
+        def resolve(self, doc_id):
+            raise AssertionError("not reached")
+
+    monkeypatch.setattr(portal.index, "get_index", lambda: Bare())
+    assert client.get("/api/duplicates").status_code == 503
+    assert "查重功能尚未启用" in client.get("/duplicates").get_data(as_text=True)
+
+
+def test_secret_key_generated_private_and_stable(tmp_path, portal_index):
+    a = create_app({"DATA": tmp_path, "INDEX": portal_index})
+    key = tmp_path / "secret_key"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert a.config["SECRET_KEY"] == key.read_text().strip() and len(a.config["SECRET_KEY"]) == 64
+    assert create_app({"DATA": tmp_path, "INDEX": portal_index}).config["SECRET_KEY"] == a.config["SECRET_KEY"]
+
+
+def test_config_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DUIZHAO_DATA", str(tmp_path))
+    monkeypatch.setenv("DUIZHAO_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("DUIZHAO_PAGE_SIZE", "7")
+    monkeypatch.delenv("DUIZHAO_INDEX", raising=False)
+    a = create_app()
+    assert a.config["INDEX"] == tmp_path / "index"
+    assert a.config["SECRET_KEY"] == "k" * 40 and a.config["PAGE_SIZE"] == 7
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_routes_registered(app):
+    rules = {r.rule for r in app.url_map.iter_rules()}
+    for rule in ("/api/search", "/api/documents/<doc_id>/report", "/api/compare", "/api/duplicates",
+                 "/healthz", "/documents/<doc_id>/report.csv", "/compare", "/duplicates"):
+        assert rule in rules

@@ -1,0 +1,133 @@
+"""Report, compare and overview pages and their API, against the detection stand-in and the real library.
+
+Each test runs twice through ``detect_client``: with ``FakeDetection`` (the agreed dict shapes from
+difflib) and with the real ``Library`` once copy detection lands (skipped until then).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from test_portal_support import XSS_FILE, doc_ids
+
+pytest_plugins = ["test_portal_support"]
+
+
+def test_report_api_shape(detect_client):
+    ids = doc_ids(detect_client)
+    rep = detect_client.get(f"/api/documents/{ids['evil.txt']}/report").get_json()
+    assert {"document", "chars", "copy_ratio", "copy_ratio_with_boilerplate", "max_single_ratio", "copied_chars",
+            "boilerplate_chars", "sources", "passages", "boilerplate"} <= set(rep)
+    assert rep["document"]["id"] == ids["evil.txt"]
+    assert 0 < rep["copy_ratio"] <= rep["copy_ratio_with_boilerplate"] <= 1
+    assert rep["sources"] and rep["passages"]
+
+
+def test_report_page_figures_sources_and_edits(detect_client):
+    ids = doc_ids(detect_client)
+    evil = ids["evil.txt"]
+    rep = detect_client.get(f"/api/documents/{evil}/report").get_json()
+    r = detect_client.get(f"/documents/{evil}/report")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    for label in ("总文字复制比", "单篇最大复制比", "复制字数", "相似来源", "复制片段"):
+        assert label in html
+    assert f'id="copy-ratio">{100 * rep["copy_ratio"]:.1f}%<' in html
+    assert html.count('class="passage ') == len(rep["passages"])
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html
+    top = rep["sources"][0]
+    assert html.index(top["title"].replace('"', "&#34;")) < html.index("复制片段")
+
+
+def test_report_edits_marked_when_versions_differ(detect_client):
+    ids = doc_ids(detect_client)
+    rep = detect_client.get(f"/api/documents/{ids['evil.txt']}/report").get_json()
+    edited = [p for p in rep["passages"] if any(e[0] != "equal" for e in p["edits"])]
+    assert edited, "the hostile pair differs by an edit (往深里走、)"
+    html = detect_client.get(f"/documents/{ids['evil.txt']}/report").get_data(as_text=True)
+    assert '<mark class="del">' in html or '<mark class="chg">' in html
+
+
+def test_report_downloads(detect_client):
+    ids = doc_ids(detect_client)
+    evil = ids["evil.txt"]
+    r = detect_client.get(f"/documents/{evil}/report.html")
+    assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+    html = r.get_data(as_text=True)
+    assert "<style>" in html and "@media print" in html  # self-contained, printable
+    assert "<script" not in html and "<link" not in html and "<img" not in html
+    assert "/static/" not in html
+    r = detect_client.get(f"/documents/{evil}/report.csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    text = r.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0][0] == "材料编号" and rows[1][0] == evil
+    n = len(detect_client.get(f"/api/documents/{evil}/report").get_json()["passages"])
+    assert len(rows) == 4 + n
+
+
+def test_csv_cells_cannot_be_formulas(detect_client):
+    from portal.reports import csv_cell
+
+    assert csv_cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert csv_cell("-1+2") == "'-1+2" and csv_cell("正常") == "正常" and csv_cell(None) == ""
+
+
+def test_document_page_marks_copied_passages_and_boilerplate(detect_client):
+    ids = doc_ids(detect_client)
+    evil = ids["evil.txt"]
+    rep = detect_client.get(f"/api/documents/{evil}/report").get_json()
+    html = detect_client.get(f"/documents/{evil}").get_data(as_text=True)
+    assert 'class="mark copy src-0' in html
+    assert f'/compare?a={evil}&amp;b={rep["sources"][0]["id"]}' in html  # each passage links to its source
+    if rep["boilerplate"]:
+        assert 'class="mark boiler copy' in html or 'class="boiler"' in html
+    assert "<script>" not in html and "<img" not in html
+
+
+def test_compare_page_and_api(detect_client):
+    ids = doc_ids(detect_client)
+    a, b = ids["evil.txt"], next(i for name, i in ids.items() if name == XSS_FILE)
+    pair = detect_client.get(f"/api/compare?a={a}&b={b}").get_json()
+    assert pair["a"]["id"] == a and pair["b"]["id"] == b and pair["passages"]
+    for p in pair["passages"]:
+        assert {"a", "b", "similarity", "shared_chars", "text_a", "text_b", "edits"} <= set(p)
+    html = detect_client.get(f"/compare?a={a}&b={b}").get_data(as_text=True)
+    assert "两份材料比对" in html and html.count('class="passage ') == len(pair["passages"])
+    assert "<script>" not in html and "<img" not in html
+
+
+@pytest.mark.parametrize("query, status", [("", 400), ("?a=abc", 400), ("?a=nonexistent&b=alsonot", 404)])
+def test_compare_bad_input(detect_client, query, status):
+    assert detect_client.get(f"/api/compare{query}").status_code == status
+    r = detect_client.get(f"/compare{query}")
+    assert r.status_code == status and r.mimetype == "text/html"
+
+
+def test_report_unknown_document(detect_client):
+    r = detect_client.get("/api/documents/nonexistent/report")
+    assert r.status_code == 404 and r.get_json()["status"] == 404
+    assert "没有这份材料" in detect_client.get("/documents/nonexistent/report").get_data(as_text=True)
+    assert detect_client.get("/documents/nonexistent/report.csv").status_code == 404
+
+
+def test_duplicates_api_and_page(detect_client):
+    dup = detect_client.get("/api/duplicates").get_json()
+    assert {"documents", "pairs", "boilerplate", "clusters"} <= set(dup)
+    shared = [p["shared_chars"] for p in dup["pairs"]]
+    assert shared == sorted(shared, reverse=True) and shared
+    html = detect_client.get("/duplicates").get_data(as_text=True)
+    for label in ("重合最多的材料对", "互相抄录的材料群", "反复出现的段落"):
+        assert label in html
+    assert "并排比对" in html and "<script>" not in html and "<img" not in html
+
+
+def test_duplicates_filter_by_year(detect_client):
+    dup = detect_client.get("/api/duplicates?year=2021").get_json()
+    assert dup["filters"] == {"year": "2021"}
+    assert all(d.get("year") == "2021" for d in dup["documents"])
+    assert 'selected>2021<' in detect_client.get("/duplicates?year=2021").get_data(as_text=True)
