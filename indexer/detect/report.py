@@ -81,7 +81,6 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
     bp_pos = pos[bp][order]
     zeros = np.zeros(len(bp_pos), dtype=np.int64)
     _, m_doc, m_start, m_end = regions(zeros, bp_pos, k=opts.k, gap=opts.window)
-    _, _, r_start, r_end = regions(zeros, bp_pos, k=opts.k, gap=opts.boilerplate_gap)
     norm = normalize(text)
 
     # Seeds: every posting of a usable hash in another document.
@@ -113,7 +112,7 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
         result = pair_result(self_id, lib_doc, norm, lib, seeds, opts, masks)
         if result is not None:
             pairs.append(result)
-    spans = [norm.to_original(int(s), min(int(e), len(norm))) for s, e in zip(r_start, r_end, strict=True)]
+    spans = [norm.to_original(int(s), min(int(e), len(norm))) for s, e in zip(m_start, m_end, strict=True)]
     pairs.sort(key=lambda p: -p.shared_chars)
     return DocumentMatches(pairs, spans)
 
