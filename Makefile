@@ -20,7 +20,8 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/indexer --index $(INDEX) add data/samples
-	$(BIN)/indexer --index $(INDEX) search --mode phrase 政治站位
+	@echo "对照 portal: 打开 http://$${DUIZHAO_BIND:-127.0.0.1:8000}/  (Ctrl-C 停止)"
+	DUIZHAO_INDEX=$(INDEX) $(BIN)/gunicorn -c gunicorn.conf.py 'portal:create_app()'
 
 test: install
 	$(BIN)/ruff check .

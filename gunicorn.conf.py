@@ -1,0 +1,34 @@
+"""gunicorn settings for the 对照 portal: ``gunicorn -c gunicorn.conf.py 'portal:create_app()'``.
+
+Loopback by default: the portal holds confidential material and has no login yet, so exposing it
+on a network is an explicit choice (``DUIZHAO_BIND=0.0.0.0:8000``). Every value can be overridden
+from the environment or the gunicorn command line.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("DUIZHAO_BIND", "127.0.0.1:8000")
+# Search is CPU-bound Python: about two workers per core. Each worker opens the index lazily on its
+# first request (never in the master), and the phrase segments are memory-mapped, so workers share
+# the page cache rather than each holding a copy.
+workers = int(os.environ.get("DUIZHAO_WORKERS") or min(2 * multiprocessing.cpu_count(), 8))
+worker_class = "sync"
+threads = 1
+timeout = int(os.environ.get("DUIZHAO_TIMEOUT") or 60)  # a whole-corpus overview can take a while
+graceful_timeout = 30
+keepalive = 5
+max_requests = 5000  # recycle workers now and then; jitter avoids restarting them all at once
+max_requests_jitter = 500
+# A 500-character Chinese query is 4.5 KB percent-encoded, over gunicorn's default 4094-byte request
+# line; allow the maximum so overlong queries reach the portal and get its clear 400 answer.
+limit_request_line = 8190
+limit_request_fields = 50
+# Access logs would record every query (confidential); off unless asked for, e.g. "-" for stdout.
+accesslog = os.environ.get("DUIZHAO_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("DUIZHAO_LOG_LEVEL", "info")
+proc_name = "duizhao-portal"
+wsgi_app = "portal:create_app()"
+# gunicorn's control socket (~/.gunicorn/gunicorn.ctl) is one more local way in; the portal needs none.
+control_socket_disable = True
