@@ -17,10 +17,13 @@ class DetectOptions:
     stock_phrases: tuple[str, ...] = ()  # the user's own stock phrases, on top of the shipped list
     min_seeds: int = 2  # shared fingerprints a passage needs
     merge_gap: int = 80  # seeds closer than this in both documents belong to one passage
+    fine_k: int = 5  # around found passages, runs of these short k-grams bring in short sentences (0: off)
+    fine_min_run: int = 8  # shortest such run of equal characters
+    fine_margin: int = 40  # how far around a passage such runs are looked for
     extend_window: int = 48  # how far an edge extension looks past the outermost seed
     extend_drop: int = 8  # an edge extension stops when its score falls this far below the best
     min_chars: int = 24  # shortest passage reported, in each document
-    min_similarity: float = 0.35  # weakest passage reported (Passage.similarity)
+    min_similarity: float = 0.5  # weakest passage reported (Passage.similarity)
     sketch: int = 1  # boilerplate passages sharing one of their this many smallest hashes are one
     max_boilerplate_share: float = 0.8  # a passage this much boilerplate in both documents is dropped
     min_boilerplate_chars: int = 14  # shortest boilerplate passage reported (headings are short)
