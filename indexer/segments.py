@@ -61,13 +61,13 @@ def build_segment(folder: Path, docnums: list[int], folded: list[str]) -> str:
     data = np.frombuffer(blob, dtype=np.uint8)
     if len(data):
         sa = divsufsort(data)
-        keep = data[sa]
-        keep = (keep & 0xC0) != 0x80  # UTF-8 continuation bytes start no character
-        keep &= data[sa] != 0xFF
+        first = data[sa]
+        keep = ((first & 0xC0) != 0x80) & (first != 0xFF)  # suffixes starting a character
+        del first
         sa = sa[keep].astype(np.uint32 if len(data) < 2**32 else np.uint64)
-        owner = np.repeat(np.arange(len(encoded), dtype=np.uint32), lengths)
-        da = owner[sa].astype(np.uint16 if len(encoded) < 2**16 else np.uint32)
-        del owner
+        del keep
+        small = np.uint16 if len(encoded) < 2**16 else np.uint32
+        da = np.repeat(np.arange(len(encoded), dtype=small), lengths)[sa]
     else:
         sa = np.zeros(0, dtype=np.uint32)
         da = np.zeros(0, dtype=np.uint16)
