@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, current_app, request, url_for
 
-from indexer.errors import BadQuery
+from indexer.errors import BadQuery, DocumentNotFound
 
 from . import highlight
 
@@ -45,8 +45,6 @@ def doc_id_arg(value: str) -> str:
     """A document id from the URL (length-capped; the library says whether it exists)."""
     value = (value or "").strip()
     if not value or len(value) > MAX_ID:
-        from indexer.errors import DocumentNotFound
-
         raise DocumentNotFound(value[:MAX_ID])
     return value
 
