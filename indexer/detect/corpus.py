@@ -128,13 +128,18 @@ def _stock_cached(phrases: tuple[str, ...], k: int) -> np.ndarray:
     return stock_hashes(phrases, k=k)
 
 
-def regions(docs: np.ndarray, pos: np.ndarray, *, k: int, gap: int) -> tuple[np.ndarray, ...]:
-    """Postings sorted by (doc, pos) grouped into regions: (region of each posting, doc, start, end)."""
+def regions(docs: np.ndarray, pos: np.ndarray, *, k: int, gap: int,
+            breaks: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Postings sorted by (doc, pos) grouped into regions: (region of each posting, doc, start, end).
+
+    A region ends at a gap wider than ``gap``, at a new document, or where ``breaks`` is set."""
     if not len(docs):
         z = np.zeros(0, dtype=np.int64)
         return z, z, z, z
     new = np.ones(len(docs), dtype=bool)
     new[1:] = (docs[1:] != docs[:-1]) | (pos[1:] - pos[:-1] > gap)
+    if breaks is not None:
+        new |= breaks
     rid = np.cumsum(new) - 1
     first = np.flatnonzero(new)
     last = np.append(first[1:], len(docs)) - 1
@@ -173,23 +178,34 @@ def pair_seeds(index: FingerprintIndex, usable: np.ndarray) -> tuple[np.ndarray,
 
 
 def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: DetectOptions):
-    """Unbroken boilerplate regions (doc, start, end) and a label grouping recurring passages.
+    """Boilerplate regions: the unbroken ones (doc, start, end) that block seeds, and the passages
+    reported (doc, start, end, label), grouped by label.
 
-    A region is boilerplate text whose fingerprints lie at most a window apart. Long regions are
-    grouped when they share one of their ``sketch`` smallest hashes (a bottom-s MinHash sketch):
-    linking through *any* shared hash would chain every document into one group through the
-    common phrases they all contain.
+    An unbroken region is boilerplate text whose fingerprints lie at most a window apart. Reported
+    passages are unbroken regions further cut where the document frequency jumps (two stock
+    passages that happen to stand side by side), and grouped when they share one of their
+    ``sketch`` smallest hashes (a bottom-s MinHash sketch): linking through *any* shared hash would
+    chain every document into one group through the common phrases they all contain.
     """
     sel = np.flatnonzero(bp_groups[index.group])
     order = sel[np.lexsort((index.pos[sel], index.docs[sel]))]
-    rid, r_doc, r_start, r_end = regions(index.docs[order], index.pos[order], k=opts.k, gap=opts.window)
+    docs, pos = index.docs[order], index.pos[order]
+    bid, b_doc, b_start, b_end = regions(docs, pos, k=opts.k, gap=opts.window)
+    df = np.log(index.df[index.group[order]].astype(np.float64))
+    jumps = np.r_[False, np.abs(np.diff(df)) > np.log(opts.df_jump)]
+    rid, r_doc, r_start, r_end = regions(docs, pos, k=opts.k, gap=opts.window, breaks=jumps)
     labels = np.arange(len(r_doc), dtype=np.int64)
-    keep = ((r_end - r_start) >= opts.min_boilerplate_chars)[rid]
+    if not len(rid):
+        return (b_doc, b_start, b_end), (r_doc, r_start, r_end, labels)
+    # A passage is reported when the unbroken boilerplate around it is long enough.
+    first = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
+    reported = ((b_end - b_start) >= opts.min_boilerplate_chars)[bid[first]]
+    keep = reported[rid]
     r, g = rid[keep], index.group[order][keep]  # group numbers ascend with hash values
     o = np.lexsort((g, r))
     r, g = r[o], g[o]
     if not len(r):
-        return r_doc, r_start, r_end, labels
+        return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, labels, -1))
     first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
     rank = np.arange(len(r)) - np.repeat(first, np.diff(np.append(first, len(r))))
     r, g = r[rank < opts.sketch], g[rank < opts.sketch]
@@ -204,7 +220,7 @@ def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: Detec
         np.minimum.at(new, r_sorted, spread)
         new = new[new]  # pointer jumping speeds convergence
         if np.array_equal(new, labels):
-            return r_doc, r_start, r_end, labels
+            return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, labels, -1))
         labels = new
 
 
@@ -238,8 +254,8 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
     index = FingerprintIndex(fingerprints)
     texts = TextCache(load_text, cache_size)
     bp_groups = boilerplate_groups(index, opts)
-    b_doc, b_start, b_end, labels = find_boilerplate(index, bp_groups, opts)
-    boilerplate = _boilerplate_entries(index.doc_ids, b_doc, b_start, b_end, labels, texts, opts)
+    (b_doc, b_start, b_end), (r_doc, r_start, r_end, labels) = find_boilerplate(index, bp_groups, opts)
+    boilerplate = _boilerplate_entries(index.doc_ids, r_doc, r_start, r_end, labels, texts, opts)
     da, db, pa, pb = pair_seeds(index, ~bp_groups)
     k = opts.k  # a seed counts unless its whole k-gram lies in boilerplate
     blocked = inside(da, pa, b_doc, b_start, b_end, k=k) | inside(db, pb, b_doc, b_start, b_end, k=k)
@@ -297,7 +313,7 @@ def _boilerplate_entries(doc_ids, r_doc, r_start, r_end, labels, texts: TextCach
     bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]]).tolist()
     for s, e in zip(bounds, bounds[1:] + [len(order)], strict=True):
         members = order[s:e]
-        if (r_end[members] - r_start[members]).max() < opts.min_boilerplate_chars:
+        if labels[members[0]] < 0:
             continue
         n_docs = len(np.unique(r_doc[members]))
         if n_docs < 2:
