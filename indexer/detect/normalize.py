@@ -10,6 +10,7 @@ lower-cased, and whitespace, punctuation, symbols and control characters dropped
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -104,3 +105,11 @@ def normalize(text: str) -> Normalized:
     if len(offsets) != len(folded):  # cannot happen with a consistent table; be safe anyway
         raise AssertionError("normalization offset map out of step")
     return Normalized(folded, offsets, text)
+
+
+class TextCache:
+    """Normalized documents loaded on demand through the caller's ``load_text``."""
+
+    def __init__(self, load_text: Callable[[Hashable], str], size: int | None = None):
+        loader = lru_cache(maxsize=size)(lambda doc: normalize(load_text(doc)))
+        self.get: Callable[[Hashable], Normalized] = loader

@@ -14,19 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.detect.corpus import (
-    DocId,
-    FingerprintIndex,
-    Fingerprints,
-    PairResult,
-    TextCache,
-    _stock,
-    inside,
-    pair_result,
-    regions,
-)
-from indexer.detect.normalize import Normalized, normalize
+from indexer.detect.boilerplate import inside, regions, stock_set
+from indexer.detect.corpus import PairResult, pair_result
+from indexer.detect.normalize import Normalized, TextCache, normalize
 from indexer.detect.options import DEFAULTS, DetectOptions
+from indexer.detect.postings import DocId, FingerprintIndex, Fingerprints
 from indexer.detect.stock import stock_mask
 
 
@@ -76,7 +68,7 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
     self_num = index.doc_ids.index(self_id) if self_id is not None and self_id in index.doc_ids else -1
     df = np.where(known, index.df[np.maximum(groups, 0)], 0) + (self_num < 0)
     counts = np.where(known, index.counts[np.maximum(groups, 0)], 0)
-    bp = (df >= opts.min_docs) | (counts > opts.max_postings) | np.isin(hashes, _stock(opts))
+    bp = (df >= opts.min_docs) | (counts > opts.max_postings) | np.isin(hashes, stock_set(opts))
     order = np.argsort(pos[bp], kind="stable")
     bp_pos = pos[bp][order]
     zeros = np.zeros(len(bp_pos), dtype=np.int64)
@@ -121,7 +113,7 @@ def _library_boilerplate(index: FingerprintIndex, opts: DetectOptions, self_num:
     """Boilerplate groups of the library, counting the checked document when it is not in it."""
     extra = 1 if self_num < 0 else 0
     bp = (index.df + extra >= opts.min_docs) | (index.counts > opts.max_postings)
-    stock = _stock(opts)
+    stock = stock_set(opts)
     if len(stock) and len(index.starts):
         bp |= np.isin(index.hashes[index.starts], stock)
     return bp
@@ -138,7 +130,7 @@ def _doc_regions(index: FingerprintIndex, bp_groups: np.ndarray, d: int,
 
 
 def _mask(norm: Normalized, starts: np.ndarray, ends: np.ndarray, opts: DetectOptions) -> np.ndarray:
-    mask = stock_mask(norm.text, _stock(opts), k=opts.k)
+    mask = stock_mask(norm.text, stock_set(opts), k=opts.k)
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         mask[s:e] = True
     return mask

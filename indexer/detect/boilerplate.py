@@ -1,0 +1,162 @@
+"""Boilerplate (套话): fingerprints found in at least ``min_docs`` documents or in the stock-phrase
+list. They form regions of each document that never seed a pair, and recurring passages reported
+once with every occurrence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from indexer.detect.normalize import Normalized, TextCache
+from indexer.detect.options import DetectOptions
+from indexer.detect.postings import DocId, FingerprintIndex
+from indexer.detect.stock import shipped_phrases, stock_hashes, stock_mask
+
+
+@dataclass(frozen=True)
+class Boilerplate:
+    """A passage recurring in many documents (套话), with every occurrence (doc, start, end)."""
+
+    documents: int
+    occurrences: tuple[tuple[DocId, int, int], ...]
+    text: str
+
+
+def boilerplate_groups(index: FingerprintIndex, opts: DetectOptions) -> np.ndarray:
+    """Per hash group: is it boilerplate (in >= min_docs documents, too frequent, or a stock phrase)."""
+    bp = (index.df >= opts.min_docs) | (index.counts > opts.max_postings)
+    stock = stock_set(opts)
+    if len(stock) and len(index.starts):
+        bp |= np.isin(index.hashes[index.starts], stock)
+    return bp
+
+
+def stock_set(opts: DetectOptions) -> np.ndarray:
+    return _stock_set(stock_list(opts), opts.k)
+
+
+@lru_cache(maxsize=8)
+def _stock_set(phrases: tuple[str, ...], k: int) -> np.ndarray:
+    return stock_hashes(phrases, k=k)
+
+
+def regions(docs: np.ndarray, pos: np.ndarray, *, k: int, gap: int,
+            breaks: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """Postings sorted by (doc, pos) grouped into regions: (region of each posting, doc, start, end).
+
+    A region ends at a gap wider than ``gap``, at a new document, or where ``breaks`` is set."""
+    if not len(docs):
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z, z
+    new = np.ones(len(docs), dtype=bool)
+    new[1:] = (docs[1:] != docs[:-1]) | (pos[1:] - pos[:-1] > gap)
+    if breaks is not None:
+        new |= breaks
+    rid = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], len(docs)) - 1
+    return rid, docs[first], pos[first], pos[last] + k
+
+
+def inside(docs: np.ndarray, pos: np.ndarray, r_doc: np.ndarray, r_start: np.ndarray,
+           r_end: np.ndarray, *, k: int = 1) -> np.ndarray:
+    """For each (doc, pos): does [pos, pos + k) lie inside one of the regions (sorted by doc, start)?"""
+    if not len(r_doc):
+        return np.zeros(len(docs), dtype=bool)
+    keys = (r_doc << 32) | r_start
+    i = np.searchsorted(keys, (docs << 32) | pos, side="right") - 1
+    ok = i >= 0
+    i = np.maximum(i, 0)
+    return ok & (r_doc[i] == docs) & (pos + k <= r_end[i])
+
+
+def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: DetectOptions):
+    """Boilerplate regions: the unbroken ones (doc, start, end) that block seeds, and the passages
+    reported (doc, start, end, label), grouped by label.
+
+    An unbroken region is boilerplate text whose fingerprints lie at most a window apart. Reported
+    passages are unbroken regions further cut where the document frequency jumps (two stock
+    passages that happen to stand side by side), and grouped when they share one of their
+    ``sketch`` smallest hashes (a bottom-s MinHash sketch): linking through *any* shared hash would
+    chain every document into one group through the common phrases they all contain.
+    """
+    sel = np.flatnonzero(bp_groups[index.group])
+    order = sel[np.lexsort((index.pos[sel], index.docs[sel]))]
+    docs, pos = index.docs[order], index.pos[order]
+    bid, b_doc, b_start, b_end = regions(docs, pos, k=opts.k, gap=opts.window)
+    df = np.log(index.df[index.group[order]].astype(np.float64))
+    jumps = np.r_[False, np.abs(np.diff(df)) > np.log(opts.df_jump)]
+    rid, r_doc, r_start, r_end = regions(docs, pos, k=opts.k, gap=opts.window, breaks=jumps)
+    labels = np.arange(len(r_doc), dtype=np.int64)
+    if not len(rid):
+        return (b_doc, b_start, b_end), (r_doc, r_start, r_end, labels)
+    # A passage is reported when the unbroken boilerplate around it is long enough.
+    first = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
+    reported = ((b_end - b_start) >= opts.min_boilerplate_chars)[bid[first]]
+    keep = reported[rid]
+    r, g = rid[keep], index.group[order][keep]  # group numbers ascend with hash values
+    o = np.lexsort((g, r))
+    r, g = r[o], g[o]
+    if not len(r):
+        return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, labels, -1))
+    first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+    rank = np.arange(len(r)) - np.repeat(first, np.diff(np.append(first, len(r))))
+    r, g = r[rank < opts.sketch], g[rank < opts.sketch]
+    by_group = np.argsort(g, kind="stable")
+    g_sorted, r_sorted = g[by_group], r[by_group]
+    bounds = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]])
+    while True:  # connected components by min-label propagation
+        lab = labels[r_sorted]
+        gmin = np.minimum.reduceat(lab, bounds)
+        spread = np.repeat(gmin, np.diff(np.append(bounds, len(lab))))
+        new = labels.copy()
+        np.minimum.at(new, r_sorted, spread)
+        new = new[new]  # pointer jumping speeds convergence
+        if np.array_equal(new, labels):
+            return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, labels, -1))
+        labels = new
+
+
+def stock_list(opts: DetectOptions) -> tuple[str, ...]:
+    """The stock phrases in force: the shipped list (unless switched off) and the user's own."""
+    return (shipped_phrases() if opts.use_stock_phrases else ()) + tuple(opts.stock_phrases)
+
+
+def boiler_mask(norm: Normalized, doc: int, r_doc: np.ndarray, r_start: np.ndarray,
+                r_end: np.ndarray, opts: DetectOptions) -> np.ndarray:
+    """Which normalized characters of document number ``doc`` are boilerplate: in its unbroken
+    boilerplate regions or in an occurrence of a stock phrase."""
+    mask = stock_mask(norm.text, stock_set(opts), k=opts.k)
+    lo, hi = np.searchsorted(r_doc, doc), np.searchsorted(r_doc, doc, side="right")
+    for s, e in zip(r_start[lo:hi].tolist(), r_end[lo:hi].tolist(), strict=True):
+        mask[s:e] = True
+    return mask
+
+
+def boilerplate_entries(doc_ids, r_doc, r_start, r_end, labels, texts: TextCache,
+                         opts: DetectOptions) -> list[Boilerplate]:
+    out = []
+    order = np.lexsort((r_start, r_doc, labels))
+    if not len(order):
+        return out
+    bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]]).tolist()
+    for s, e in zip(bounds, bounds[1:] + [len(order)], strict=True):
+        members = order[s:e]
+        if labels[members[0]] < 0:
+            continue
+        n_docs = len(np.unique(r_doc[members]))
+        if n_docs < 2:
+            continue
+        occ = []
+        for m in members.tolist():
+            doc = doc_ids[r_doc[m]]
+            norm = texts.get(doc)
+            s0, e0 = norm.to_original(int(r_start[m]), min(int(r_end[m]), len(norm.text)))
+            occ.append((doc, s0, e0))
+        longest = max(occ, key=lambda o: o[2] - o[1])
+        text = texts.get(longest[0]).original[longest[1]:longest[2]]
+        out.append(Boilerplate(n_docs, tuple(occ), text))
+    out.sort(key=lambda b: (-b.documents, -len(b.text)))
+    return out
