@@ -167,3 +167,22 @@ def test_new_document_report():
     assert report.copied_chars == pytest.approx(copied, abs=3)
     assert report.sources[0].doc == src
     assert report.max_source_ratio == report.total_ratio == pytest.approx(copied / report.chars, abs=0.02)
+
+
+def test_texts_are_loaded_only_for_candidate_pairs():
+    rng = random.Random(4)
+    texts = {f"d{i}": babble(rng, 500) for i in range(8)}
+    texts["d2"] += PASSAGE
+    texts["d5"] = PASSAGE + texts["d5"]
+    loaded = []
+    fps = {d: fingerprints(normalize(t).text) for d, t in texts.items()}
+    result = compare_corpus(fps, lambda d: loaded.append(d) or texts[d])
+    assert [(p.a, p.b) for p in result.pairs] == [("d2", "d5")]
+    assert sorted(set(loaded)) == ["d2", "d5"]
+
+
+def test_shipped_stock_list_is_a_sensible_size():
+    phrases = shipped_phrases()
+    assert 30 <= len(phrases) <= 80
+    assert all(len(normalize(p).text) >= 4 for p in phrases)
+    assert "深入学习贯彻习近平新时代中国特色社会主义思想" in phrases
