@@ -78,9 +78,9 @@ def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: Detec
 
     An unbroken region is boilerplate text whose fingerprints lie at most a window apart. Reported
     passages are unbroken regions further cut where the document frequency jumps (two stock
-    passages that happen to stand side by side), and grouped when they share one of their
-    ``sketch`` smallest hashes (a bottom-s MinHash sketch): linking through *any* shared hash would
-    chain every document into one group through the common phrases they all contain.
+    passages that happen to stand side by side), and grouped when their smallest hash is the same
+    (MinHash): linking through *any* shared hash would chain every document into one group through
+    the common phrases they all contain.
     """
     sel = np.flatnonzero(bp_groups[index.group])
     order = sel[np.lexsort((index.pos[sel], index.docs[sel]))]
@@ -89,34 +89,15 @@ def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: Detec
     df = np.log(index.df[index.group[order]].astype(np.float64))
     jumps = np.r_[False, np.abs(np.diff(df)) > np.log(opts.df_jump)]
     rid, r_doc, r_start, r_end = regions(docs, pos, k=opts.k, gap=opts.window, breaks=jumps)
-    labels = np.arange(len(r_doc), dtype=np.int64)
     if not len(rid):
-        return (b_doc, b_start, b_end), (r_doc, r_start, r_end, labels)
-    # A passage is reported when the unbroken boilerplate around it is long enough.
+        return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.zeros(0, dtype=np.int64))
+    # A passage is reported when the unbroken boilerplate around it is long enough; passages are
+    # grouped by their smallest hash (a one-hash MinHash sketch).
     first = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
     reported = ((b_end - b_start) >= opts.min_boilerplate_chars)[bid[first]]
-    keep = reported[rid]
-    r, g = rid[keep], index.group[order][keep]  # group numbers ascend with hash values
-    o = np.lexsort((g, r))
-    r, g = r[o], g[o]
-    if not len(r):
-        return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, labels, -1))
-    first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
-    rank = np.arange(len(r)) - np.repeat(first, np.diff(np.append(first, len(r))))
-    r, g = r[rank < opts.sketch], g[rank < opts.sketch]
-    by_group = np.argsort(g, kind="stable")
-    g_sorted, r_sorted = g[by_group], r[by_group]
-    bounds = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]])
-    while True:  # connected components by min-label propagation
-        lab = labels[r_sorted]
-        gmin = np.minimum.reduceat(lab, bounds)
-        spread = np.repeat(gmin, np.diff(np.append(bounds, len(lab))))
-        new = labels.copy()
-        np.minimum.at(new, r_sorted, spread)
-        new = new[new]  # pointer jumping speeds convergence
-        if np.array_equal(new, labels):
-            return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, labels, -1))
-        labels = new
+    key = np.minimum.reduceat(index.group[order], first)  # group numbers ascend with hash values
+    _, key_id = np.unique(key, return_inverse=True)
+    return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, key_id, -1))
 
 
 def stock_list(opts: DetectOptions) -> tuple[str, ...]:
@@ -135,28 +116,36 @@ def boiler_mask(norm: Normalized, doc: int, r_doc: np.ndarray, r_start: np.ndarr
     return mask
 
 
-def boilerplate_entries(doc_ids, r_doc, r_start, r_end, labels, texts: TextCache,
-                         opts: DetectOptions) -> list[Boilerplate]:
+def boilerplate_entries(doc_ids, r_doc, r_start, r_end, labels, texts: TextCache) -> list[Boilerplate]:
+    """The reported passages (label >= 0) as Boilerplate entries, in original offsets, most common first."""
+    n = len(r_doc)
+    orig_start, orig_end = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    wanted = np.flatnonzero(labels >= 0)
+    by_doc = wanted[np.argsort(r_doc[wanted], kind="stable")]
+    for s, e in _runs(r_doc[by_doc]):
+        idx = by_doc[s:e]
+        norm = texts.get(doc_ids[r_doc[idx[0]]])
+        ends = np.minimum(r_end[idx], len(norm))
+        orig_start[idx], orig_end[idx] = norm.spans_to_original(r_start[idx], ends)
     out = []
-    order = np.lexsort((r_start, r_doc, labels))
-    if not len(order):
-        return out
-    bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]]).tolist()
-    for s, e in zip(bounds, bounds[1:] + [len(order)], strict=True):
+    order = wanted[np.lexsort((r_start[wanted], r_doc[wanted], labels[wanted]))]
+    for s, e in _runs(labels[order]):
         members = order[s:e]
-        if labels[members[0]] < 0:
-            continue
         n_docs = len(np.unique(r_doc[members]))
         if n_docs < 2:
             continue
-        occ = []
-        for m in members.tolist():
-            doc = doc_ids[r_doc[m]]
-            norm = texts.get(doc)
-            s0, e0 = norm.to_original(int(r_start[m]), min(int(r_end[m]), len(norm.text)))
-            occ.append((doc, s0, e0))
+        where = zip(r_doc[members].tolist(), orig_start[members].tolist(), orig_end[members].tolist(),
+                    strict=True)
+        occ = tuple((doc_ids[d], a, b) for d, a, b in where)
         longest = max(occ, key=lambda o: o[2] - o[1])
-        text = texts.get(longest[0]).original[longest[1]:longest[2]]
-        out.append(Boilerplate(n_docs, tuple(occ), text))
+        out.append(Boilerplate(n_docs, occ, texts.get(longest[0]).original[longest[1]:longest[2]]))
     out.sort(key=lambda b: (-b.documents, -len(b.text)))
     return out
+
+
+def _runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of equal values."""
+    if not len(values):
+        return []
+    bounds = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]).tolist()
+    return list(zip(bounds, bounds[1:] + [len(values)], strict=True))

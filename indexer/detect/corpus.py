@@ -70,7 +70,7 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
     texts = TextCache(load_text, cache_size)
     bp_groups = boilerplate_groups(index, opts)
     (b_doc, b_start, b_end), (r_doc, r_start, r_end, labels) = find_boilerplate(index, bp_groups, opts)
-    boilerplate = boilerplate_entries(index.doc_ids, r_doc, r_start, r_end, labels, texts, opts)
+    boilerplate = boilerplate_entries(index.doc_ids, r_doc, r_start, r_end, labels, texts)
     da, db, pa, pb = pair_seeds(index, ~bp_groups)
     k = opts.k  # a seed counts unless its whole k-gram lies in boilerplate
     blocked = inside(da, pa, b_doc, b_start, b_end, k=k) | inside(db, pb, b_doc, b_start, b_end, k=k)

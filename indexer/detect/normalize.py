@@ -83,7 +83,24 @@ class Normalized:
         return s, e
 
 
+    def spans_to_original(self, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``to_original`` for many non-empty spans at once (arrays of normalized starts and ends)."""
+        starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+        s, e = self.offsets[starts].astype(np.int64), self.offsets[ends - 1].astype(np.int64) + 1
+        n = len(self.offsets)
+        stop = np.where(ends < n, self.offsets[np.minimum(ends, n - 1)], len(self.original))
+        cand = np.flatnonzero(e < stop)
+        if len(cand):
+            cps = np.frombuffer(self.original.encode("utf-32-le"), dtype=np.uint32)
+            cand = cand[np.isin(cps[e[cand]], _CLOSER_CPS)]
+        for i in cand.tolist():  # closing punctuation right after comes along
+            while e[i] < stop[i] and _is_closing(self.original[e[i]]):
+                e[i] += 1
+        return s, e
+
+
 _CLOSERS = set("。，、；：！？…）】》」』”’,.;:!?)]")
+_CLOSER_CPS = np.array(sorted(map(ord, _CLOSERS)), dtype=np.uint32)
 
 
 def _is_closing(ch: str) -> bool:

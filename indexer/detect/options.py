@@ -25,7 +25,6 @@ class DetectOptions:
     min_chars: int = 24  # shortest passage reported, in each document
     min_similarity: float = 0.5  # weakest passage reported (Passage.similarity)
     df_jump: float = 1.5  # a reported boilerplate passage ends where document frequency changes this much
-    sketch: int = 1  # boilerplate passages sharing one of their this many smallest hashes are one
     max_boilerplate_share: float = 0.8  # a passage this much boilerplate in both documents is dropped
     min_boilerplate_chars: int = 14  # shortest boilerplate passage reported (headings are short)
 
