@@ -167,6 +167,9 @@ def test_new_document_report():
     assert report.copied_chars == pytest.approx(copied, abs=3)
     assert report.sources[0].doc == src
     assert report.max_source_ratio == report.total_ratio == pytest.approx(copied / report.chars, abs=0.02)
+    data = report.to_json()
+    assert data["sources"][0]["doc"] == src and data["passages"][0]["source"] == src
+    assert new[slice(*data["passages"][0]["span"])].strip("\n")[:10] == texts[src][s:s + 10]
 
 
 def test_texts_are_loaded_only_for_candidate_pairs():

@@ -51,6 +51,21 @@ class CopyReport:
     sources: list[Source]
     matches: DocumentMatches
 
+    def to_json(self, name_of: Callable[[DocId], str] = str) -> dict:
+        """A JSON-ready summary: ratios, ranked sources, and every passage with its source."""
+        return {
+            "chars": self.chars, "copied_chars": self.copied_chars,
+            "boilerplate_chars": self.boilerplate_chars,
+            "total_ratio": self.total_ratio, "max_source_ratio": self.max_source_ratio,
+            "sources": [{"doc": name_of(s.doc), "ratio": s.ratio, "copied_chars": s.copied_chars}
+                        for s in self.sources],
+            "passages": [{"source": name_of(p.b), "span": [x.a_start, x.a_end],
+                          "source_span": [x.b_start, x.b_end], "similarity": x.similarity,
+                          "edits": [list(e) for e in x.edits]}
+                         for p in self.matches.pairs for x in p.passages],
+            "boilerplate": [list(span) for span in self.matches.boilerplate],
+        }
+
 
 def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
                    load_text: Callable[[DocId], str], *, options: DetectOptions = DEFAULTS,
