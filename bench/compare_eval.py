@@ -8,7 +8,9 @@ Reads DIR/docs/*.txt directly (no index), fingerprints every document, runs the 
 compare of indexer.detect, writes bench/out/NAME.detect.json, scores it with the benchmark's
 score_compare.py, and does the same for the peer "exact13": every run of 13 identical characters
 (whitespace and width ignored) shared by two documents, a common rule of thumb of commercial
-checkers, with 13-grams in >= min_docs documents reported as boilerplate. Prints a side-by-side table.
+checkers, with 13-grams in >= min_docs documents reported as boilerplate; and "exact13+merge", the
+same with runs of a pair merged when they lie within merge_gap of each other in both documents.
+Prints a side-by-side table.
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ def _fold(text: str) -> tuple[str, np.ndarray]:
     return "".join(c for c, _ in keep), np.array([i for _, i in keep], dtype=np.int64)
 
 
-def run_exact13(texts: dict[str, str], min_docs: int, n: int = 13) -> tuple[dict, dict]:
-    """Peer: maximal runs of >= n identical (folded) characters shared by two documents."""
+def run_exact13(texts: dict[str, str], min_docs: int, n: int = 13, merge: int = 0) -> tuple[dict, dict]:
+    """Peer: maximal runs of >= n identical (folded) characters shared by two documents; with
+    ``merge`` > 0, runs of one pair closer than that in both documents are merged into one passage."""
     t0 = time.perf_counter()
     ids = list(texts)
     folded = [_fold(texts[d]) for d in ids]
@@ -93,6 +96,17 @@ def run_exact13(texts: dict[str, str], min_docs: int, n: int = 13) -> tuple[dict
                 passages[-1][1], passages[-1][3] = pa + n, pb + n
             else:
                 passages.append([pa, pa + n, pb, pb + n, pa - pb])
+        if merge:
+            passages.sort()
+            merged = []
+            for x in passages:
+                m = merged[-1] if merged else None
+                if m and x[0] - m[1] <= merge and x[2] - m[3] <= merge and m[2] - x[3] <= merge:
+                    m[0], m[1] = min(m[0], x[0]), max(m[1], x[1])
+                    m[2], m[3] = min(m[2], x[2]), max(m[3], x[3])
+                else:
+                    merged.append(list(x))
+            passages = merged
         oa, ob = folded[a][1], folded[b][1]
         pairs.append({"a": ids[a], "b": ids[b], "passages": [
             {"a": [int(oa[x[0]]), int(oa[x[1] - 1]) + 1], "b": [int(ob[x[2]]), int(ob[x[3] - 1]) + 1]}
@@ -188,6 +202,7 @@ def main() -> None:
         methods = [("duizhao", lambda t: run_detect(t, opts))]
         if not args.no_peer:
             methods.append(("exact13", lambda t: run_exact13(t, opts.min_docs)))
+            methods.append(("exact13+merge", lambda t: run_exact13(t, opts.min_docs, merge=opts.merge_gap)))
         for name, fn in methods:
             det, times = fn(texts)
             (args.out / f"{corpus.name}.{name}.json").write_text(json.dumps(det, ensure_ascii=False))
