@@ -3,8 +3,9 @@
 Seeds are clustered by proximity in *both* documents (so a copied passage whose sentences were
 shuffled still becomes one passage), each cluster's four edges are extended past the outermost seeds
 with an X-drop walk over a rapidfuzz Levenshtein alignment (recovering the characters before the first
-and after the last fingerprint, through small edits), overlapping clusters are merged, and the two
-versions are aligned with rapidfuzz Indel to give a similarity and the edits a UI can highlight.
+and after the last fingerprint, through small edits), passages found so take in short shuffled
+sentences from exact runs around them, overlapping clusters are merged, and the two versions are
+aligned with rapidfuzz Levenshtein to give a similarity and the edits a UI can highlight.
 All of this runs on normalized text; passages report spans of the original texts.
 """
 
@@ -148,7 +149,7 @@ def _similarity(box: Box, a: Normalized, b: Normalized, opts: DetectOptions, boi
         return None, 0, ()
     shared, edits = _edits(a, b, box)
     # Shuffled sentences defeat an in-order alignment: seed coverage counts them, in any order.
-    shared = max(shared, _seed_cover(box, opts.k))
+    shared = max(shared, _seed_cover(box))
     similarity = 2 * shared / (la + lb)
     return (similarity if similarity >= opts.min_similarity else None), shared, edits
 
@@ -157,7 +158,7 @@ def _share(mask: np.ndarray | None, start: int, end: int) -> float:
     return float(mask[start:end].mean()) if mask is not None and end > start else 0.0
 
 
-def _seed_cover(box: Box, k: int) -> int:
+def _seed_cover(box: Box) -> int:
     """Characters of the shorter side covered by the matches (order-free)."""
     cover = []
     for axis in (0, 1):
