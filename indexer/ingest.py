@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import readers
+from . import detect, readers
 from .errors import UnreadableFile
 from .metadata import CSV_NAME, infer_title, infer_year, read_metadata_csv
 from .text import clean_stored, fold
@@ -40,7 +40,7 @@ class Prepared:
     meta: dict[str, str] = field(default_factory=dict)
     folded: str = ""
     counts: dict[str, int] = field(default_factory=dict)
-    extras: dict = field(default_factory=dict)
+    fingerprints: tuple = ()
     error: str | None = None
 
 
@@ -99,8 +99,10 @@ def _meta_for(path: Path, csvs: dict[Path, dict[str, dict[str, str]]]) -> dict[s
     return {}
 
 
-# The copy-detection stage registers a function here computing per-document extras (fingerprints).
-EXTRA_STAGES: list[Callable[[str], dict]] = []
+def fingerprint_text(text: str) -> tuple:
+    """Copy-detection fingerprints (hashes, positions) of a stored text."""
+    opts = detect.DEFAULTS
+    return detect.fingerprints(detect.normalize(text).text, k=opts.k, window=opts.window)
 
 
 def prepare_text(job: FileJob, raw: str) -> Prepared:
@@ -114,11 +116,8 @@ def prepare_text(job: FileJob, raw: str) -> Prepared:
         year = infer_year(text, title)
         if year:
             meta["year"] = year
-    extras: dict = {}
-    for stage in EXTRA_STAGES:
-        extras.update(stage(text))
     return Prepared(job, id=content_id(text), text=text, title=title, meta=meta, folded=fold(text),
-                    counts=word_counts(text), extras=extras)
+                    counts=word_counts(text), fingerprints=fingerprint_text(text))
 
 
 def prepare(job: FileJob) -> Prepared:

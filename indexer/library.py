@@ -71,7 +71,7 @@ class Library:
         self.words = WordIndex(self.path / "words")
         self._generation = -1
         self._catalog = Catalog([])
-        if (self.path / "dirty").exists():
+        if (self.path / "dirty").exists() or self.segments.without_fingerprints():
             self._recover()
 
     def close(self) -> None:
@@ -177,7 +177,7 @@ class Library:
             except BlockingIOError:
                 return  # a writer is at work; it will finish its own job
             try:
-                if (self.path / "dirty").exists():
+                if (self.path / "dirty").exists() or self.segments.without_fingerprints():
                     self._reconcile()
                     (self.path / "dirty").unlink(missing_ok=True)
             finally:
@@ -191,7 +191,7 @@ class Library:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 dirty = self.path / "dirty"
-                if dirty.exists():
+                if dirty.exists() or self.segments.without_fingerprints():
                     self._reconcile()
                 dirty.touch()
                 yield
@@ -207,7 +207,8 @@ class Library:
         live = set(self.live)
         missing = sorted(live - self.segments.indexed_docnums())
         texts = self.store.texts(missing)
-        self.segments.add(missing, [fold(texts[n]) for n in missing])
+        self.segments.add(missing, [fold(texts[n]) for n in missing],
+                          [ingest.fingerprint_text(texts[n]) for n in missing])
         ids = dict(self.catalog.by_id)
         indexed = self.words.indexed_ids()
         writer = self.words.ix.writer()
@@ -218,7 +219,10 @@ class Library:
         for doc in todo:
             self._add_words(writer, doc, word_counts(texts[doc.docnum]))
         writer.commit()
-        self.segments.maybe_merge(live)
+        self.segments.maybe_merge(live, self._fingerprint_of)
+
+    def _fingerprint_of(self, docnum: int):
+        return ingest.fingerprint_text(self.store.texts([docnum])[docnum])
 
     @staticmethod
     def _add_words(writer, doc: Document, counts: dict[str, int]) -> None:
@@ -241,7 +245,7 @@ class Library:
             finally:
                 if bar is not None:
                     bar.close()
-            self.segments.maybe_merge(set(self.store_docnums()), force=len(jobs) >= BATCH_DOCS)
+            self.segments.maybe_merge(set(self.live), self._fingerprint_of, force=len(jobs) >= BATCH_DOCS)
         return report
 
     def add_prepared(self, prepared: Iterable[ingest.Prepared]) -> AddReport:
@@ -250,9 +254,6 @@ class Library:
         with self.writing():
             self._ingest(iter(prepared), report, None, None)
         return report
-
-    def store_docnums(self) -> list[int]:
-        return [d.docnum for d in self.store.all()]
 
     def _ingest(self, prepared: Iterator[ingest.Prepared], report: AddReport, bar, on_result) -> None:
         self._generation = -1
@@ -304,9 +305,8 @@ class Library:
             meta = {k: v for k, v in prep.meta.items() if k in META_FIELDS}
             docs.append(Document(id=prep.id, docnum=first + i, source=prep.job.source, title=prep.title,
                                  chars=len(prep.text), added=now, text=prep.text, **meta))
-        self.segments.add([d.docnum for d in docs], [p.folded for p, _ in pending])
-        for hook in COMMIT_HOOKS:
-            hook(self, docs, [p for p, _ in pending])
+        self.segments.add([d.docnum for d in docs], [p.folded for p, _ in pending],
+                          [p.fingerprints for p, _ in pending])
         writer = self.words.ix.writer(limitmb=256)
         for doc, (prep, _) in zip(docs, pending):
             self._add_words(writer, doc, prep.counts)
@@ -327,11 +327,4 @@ class Library:
             writer = self.words.ix.writer()
             writer.delete_by_term("id", doc.id)
             writer.commit()
-            for hook in REMOVE_HOOKS:
-                hook(self, doc)
         return doc
-
-
-# Copy detection registers hooks here to keep its own derived data up to date.
-COMMIT_HOOKS: list[Callable[[Library, list[Document], list[ingest.Prepared]], None]] = []
-REMOVE_HOOKS: list[Callable[[Library, Document], None]] = []

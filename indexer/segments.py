@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +49,26 @@ def _save(path: Path, arr: np.ndarray) -> None:
         os.fsync(fh.fileno())
 
 
-def build_segment(folder: Path, docnums: list[int], folded: list[str]) -> str:
-    """Write a new segment for ``folded`` texts under ``folder``; returns its name (not yet listed)."""
+Fingerprints = tuple[np.ndarray, np.ndarray]  # copy-detection (hashes, positions) of one document
+
+
+def _fingerprint_arrays(fps: list[Fingerprints]) -> dict[str, np.ndarray]:
+    """The segment's fingerprints sorted by (hash, doc, pos), and a by-document permutation."""
+    hashes = np.concatenate([np.asarray(h, dtype=np.uint64) for h, _ in fps] or [np.zeros(0, np.uint64)])
+    pos = np.concatenate([np.asarray(p, dtype=np.uint32) for _, p in fps] or [np.zeros(0, np.uint32)])
+    small = np.uint16 if len(fps) < 2**16 else np.uint32
+    docs = np.repeat(np.arange(len(fps), dtype=small), [len(h) for h, _ in fps])
+    order = np.lexsort((pos, docs, hashes))
+    by_doc = np.argsort(order, kind="stable").astype(np.uint32)  # sorted position of each doc-order entry
+    starts = np.zeros(len(fps) + 1, dtype=np.int64)
+    np.cumsum([len(h) for h, _ in fps], out=starts[1:])
+    return {"fp_hash": hashes[order], "fp_doc": docs[order], "fp_pos": pos[order],
+            "fp_bydoc": by_doc, "fp_docstart": starts}
+
+
+def build_segment(folder: Path, docnums: list[int], folded: list[str], fps: list[Fingerprints]) -> str:
+    """Write a new segment for ``folded`` texts and their copy-detection fingerprints under ``folder``;
+    returns its name (not yet listed in the manifest)."""
     from pydivsufsort import divsufsort
 
     encoded = [t.encode("utf-8") for t in folded]
@@ -82,6 +100,8 @@ def build_segment(folder: Path, docnums: list[int], folded: list[str]) -> str:
     _save(tmp / "docnums.npy", np.asarray(docnums, dtype=np.int64))
     _save(tmp / "sa.npy", sa)
     _save(tmp / "da.npy", da)
+    for key, arr in _fingerprint_arrays(fps).items():
+        _save(tmp / f"{key}.npy", arr)
     _fsync_dir(tmp)
     os.replace(tmp, folder / name)
     _fsync_dir(folder)
@@ -106,6 +126,13 @@ class Segment:
         self.docnums = np.load(path / "docnums.npy")
         self.sa = np.load(path / "sa.npy", mmap_mode="r")
         self.da = np.load(path / "da.npy", mmap_mode="r")
+        self.has_fingerprints = (path / "fp_hash.npy").exists()
+        if self.has_fingerprints:
+            self.fp_hash = np.load(path / "fp_hash.npy", mmap_mode="r")
+            self.fp_doc = np.load(path / "fp_doc.npy", mmap_mode="r")
+            self.fp_pos = np.load(path / "fp_pos.npy", mmap_mode="r")
+            self.fp_bydoc = np.load(path / "fp_bydoc.npy", mmap_mode="r")
+            self.fp_docstart = np.load(path / "fp_docstart.npy")
         self._fh = open(path / "text.bin", "rb")
         size = os.fstat(self._fh.fileno()).st_size
         if size:
@@ -158,6 +185,23 @@ class Segment:
     def texts(self) -> Iterable[tuple[int, str]]:
         for i, num in enumerate(self.docnums.tolist()):
             yield num, self.folded(i)
+
+    def fingerprints(self, local: int) -> Fingerprints:
+        """One document's fingerprints in text order."""
+        idx = self.fp_bydoc[self.fp_docstart[local]:self.fp_docstart[local + 1]]
+        return np.asarray(self.fp_hash[idx]), np.asarray(self.fp_pos[idx])
+
+    def postings(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (hash, docnum, pos) of this segment whose hash is in ``hashes`` (sorted, unique)."""
+        lo = np.searchsorted(self.fp_hash, hashes, side="left")
+        hi = np.searchsorted(self.fp_hash, hashes, side="right")
+        n = hi - lo
+        if not n.sum():
+            z = np.zeros(0, dtype=np.int64)
+            return z.astype(np.uint64), z, z
+        idx = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+        return (np.asarray(self.fp_hash[idx]), self.docnums[np.asarray(self.fp_doc[idx], dtype=np.int64)],
+                np.asarray(self.fp_pos[idx], dtype=np.int64))
 
 
 class SegmentSet:
@@ -216,6 +260,22 @@ class SegmentSet:
         loc = self.locations.get(docnum)
         return loc[0].folded(loc[1]) if loc else None
 
+    def fingerprints(self, docnum: int) -> Fingerprints | None:
+        loc = self.locations.get(docnum)
+        return loc[0].fingerprints(loc[1]) if loc else None
+
+    def postings(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (hash, docnum, pos) in any segment whose hash is in ``hashes``."""
+        hashes = np.unique(np.asarray(hashes, dtype=np.uint64))
+        parts = [s.postings(hashes) for s in self.segments]
+        if not parts:
+            z = np.zeros(0, dtype=np.int64)
+            return z.astype(np.uint64), z, z
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+    def without_fingerprints(self) -> list[Segment]:
+        return [s for s in self.segments if not s.has_fingerprints]
+
     def indexed_docnums(self) -> set[int]:
         return set(self.locations)
 
@@ -233,15 +293,17 @@ class SegmentSet:
         self._commit(self.read_manifest()["segments"], first + n)
         return first
 
-    def add(self, docnums: list[int], folded: list[str]) -> None:
+    def add(self, docnums: list[int], folded: list[str], fps: list[Fingerprints]) -> None:
         if not docnums:
             return
-        name = build_segment(self.folder, docnums, folded)
+        name = build_segment(self.folder, docnums, folded, fps)
         manifest = self.read_manifest()
         self._commit(manifest["segments"] + [name], max(manifest.get("next_docnum", 1), max(docnums) + 1))
 
-    def maybe_merge(self, live: set[int], *, max_segments: int = MAX_SEGMENTS, force: bool = False) -> bool:
-        """Merge the smallest segments (dropping dead documents) when there are too many."""
+    def maybe_merge(self, live: set[int], fingerprint_of: Callable[[int], Fingerprints], *,
+                    max_segments: int = MAX_SEGMENTS, force: bool = False) -> bool:
+        """Merge the smallest segments (dropping dead documents) when there are too many, and rebuild
+        segments written before fingerprints were stored (``fingerprint_of`` computes them)."""
         segs = sorted(self.segments, key=lambda s: s.blob.size() if hasattr(s.blob, "size") else 0)
         if force:
             victims = segs if len(segs) > 1 else []
@@ -249,20 +311,22 @@ class SegmentSet:
             victims = segs[: len(segs) - max_segments + 2]
         else:
             victims = []
+        victims += [s for s in segs if not s.has_fingerprints and s not in victims]
         if not victims:
             return False
-        docnums, folded = [], []
+        entries = []
         for seg in victims:
-            for num, text in seg.texts():
+            for i, num in enumerate(seg.docnums.tolist()):
                 if num in live:
-                    docnums.append(num)
-                    folded.append(text)
-        order = np.argsort(docnums, kind="stable")
-        docnums = [docnums[i] for i in order]
-        folded = [folded[i] for i in order]
+                    fp = seg.fingerprints(i) if seg.has_fingerprints else fingerprint_of(num)
+                    entries.append((num, seg.folded(i), fp))
+        entries.sort(key=lambda e: e[0])
         victim_names = {s.name for s in victims}
         keep = [s.name for s in self.segments if s.name not in victim_names]
-        new = [build_segment(self.folder, docnums, folded)] if docnums else []
+        new = []
+        if entries:
+            nums, folded, fps = (list(x) for x in zip(*entries, strict=True))
+            new = [build_segment(self.folder, nums, folded, fps)]
         self._commit(keep + new, self.read_manifest().get("next_docnum", 1), drop=victim_names)
         return True
 

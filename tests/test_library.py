@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from indexer import ingest
 from indexer import library as library_module
 from indexer.errors import DocumentNotFound
 from indexer.library import Library
@@ -96,7 +97,7 @@ def test_crash_mid_add_keeps_committed_documents_and_rerun_completes(tmp_path, s
     def dying_commit(self, pending, replaced):
         calls["n"] += 1
         if calls["n"] == 2:  # the second batch dies after its segment and words were written
-            self.segments.add([9999], ["半截"])
+            self.segments.add([9999], ["半截"], [ingest.fingerprint_text("半截")])
             raise KeyboardInterrupt
         return real_commit(self, pending, replaced)
 
