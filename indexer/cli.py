@@ -114,6 +114,65 @@ def cmd_stats(lib: Library, args) -> int:
     return 0
 
 
+def cmd_compare(lib: Library, args) -> int:
+    result = lib.compare()
+    pairs = [p for p in result["pairs"] if p["shared_chars"] >= args.min_chars]
+    if args.json:
+        _print_json({**result, "pairs": pairs})
+        return 0
+    docs = {d["id"]: d for d in result["documents"]}
+    print(f"{len(result['documents'])} 份材料，{len(pairs)} 对存在雷同段落，"
+          f"{len(result['boilerplate'])} 段套话（出现在多份材料中）")
+    print(f"{'雷同字数':>8} {'相似度':>6}  {'段落':>4}  材料 A ↔ 材料 B")
+    for p in pairs[: args.limit]:
+        a, b = docs[p["a"]], docs[p["b"]]
+        print(f"{p['shared_chars']:>8} {p['similarity']:>6.1%}  {len(p['passages']):>4}  "
+              f"{a['source']} ({a['id'][:8]}) ↔ {b['source']} ({b['id'][:8]})")
+    if len(pairs) > args.limit:
+        print(f"… 另有 {len(pairs) - args.limit} 对（--limit 调整，--json 输出全部）")
+    return 0
+
+
+def _print_report(rep: dict) -> None:
+    doc = rep["document"]
+    print(f"查重报告: {doc.get('title') or doc.get('source')}  ({doc.get('source')})")
+    print(f"  总文字复制比 {rep['copy_ratio']:.1%}（不含套话）"
+          f"  含套话 {rep['copy_ratio_with_boilerplate']:.1%}"
+          f"  单篇最大复制比 {rep['max_single_ratio']:.1%}  复制字数 {rep['copied_chars']} / {rep['chars']}")
+    if rep["sources"]:
+        print("  来源:")
+        for s in rep["sources"]:
+            print(f"    {s['ratio']:>6.1%}  {s['copied_chars']:>6} 字  {s.get('source')}  {s.get('title')}"
+                  f"  id={s.get('id')}")
+    for p in rep["passages"]:
+        print(f"\n  [{p['a'][0]}–{p['a'][1]}] ← {p.get('source')} [{p['b'][0]}–{p['b'][1]}]"
+              f"  相似度 {p['similarity']:.0%}")
+        print("    本文: " + p["text_a"].replace("\n", " "))
+        print("    来源: " + p["text_b"].replace("\n", " "))
+    if rep["boilerplate"]:
+        print(f"\n  套话 {len(rep['boilerplate'])} 段（不计入复制比）")
+
+
+def cmd_report(lib: Library, args) -> int:
+    rep = lib.report(args.id)
+    if args.json:
+        _print_json(rep)
+    else:
+        _print_report(rep)
+    return 0
+
+
+def cmd_check(lib: Library, args) -> int:
+    from . import readers
+
+    rep = lib.report_text(readers.read_text(args.file), title=args.file.name)
+    if args.json:
+        _print_json(rep)
+    else:
+        _print_report(rep)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="indexer", description="对照 Duizhao: 中文材料全文检索与查重")
     ap.add_argument("--index", type=Path,
@@ -158,13 +217,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
-    for register in EXTRA_COMMANDS:
-        register(sub)
+    p = sub.add_parser("compare", help="copy detection over the whole library")
+    p.add_argument("--json", action="store_true", help="the JSON read by score_compare.py")
+    p.add_argument("--min-chars", type=int, default=0, help="only pairs sharing at least N characters")
+    p.add_argument("--limit", type=int, default=50, help="rows of the table (not with --json)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="查重 report of one document against the library")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("check", help="查重 report of a file not in the library (it is not added)")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check)
     return ap
-
-
-# Other modules (copy detection) add their subcommands here.
-EXTRA_COMMANDS: list = []
 
 
 def main(argv: list[str] | None = None) -> int:

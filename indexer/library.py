@@ -10,6 +10,7 @@ unsearchable, and the next writer cleans up whatever a crash left half-done.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +21,7 @@ from pathlib import Path
 from . import ingest
 from .catalog import Catalog
 from .errors import DocumentNotFound
-from .segments import SegmentSet
+from .segments import SegmentSet, write_json_atomic
 from .store import META_FIELDS, Document, Store
 from .text import fold
 from .words import WordIndex, word_counts
@@ -71,6 +72,7 @@ class Library:
         self.words = WordIndex(self.path / "words")
         self._generation = -1
         self._catalog = Catalog([])
+        self._compare: tuple[int, dict] | None = None
         if (self.path / "dirty").exists() or self.segments.without_fingerprints():
             self._recover()
 
@@ -166,6 +168,65 @@ class Library:
         from .search import search
 
         return search(self, query, **options)
+
+    # -- copy detection (see ``indexer.copies``) ----------------------------------------------
+
+    def report(self, doc_id: str) -> dict:
+        """The 查重 report of one document against the rest of the library."""
+        from . import copies
+
+        return copies.report(self, doc_id)
+
+    def report_text(self, text: str, title: str | None = None) -> dict:
+        """The 查重 report of a text not in the library, without adding it."""
+        from . import copies
+
+        return copies.report_text(self, text, title)
+
+    def compare_pair(self, a_id: str, b_id: str) -> dict:
+        from . import copies
+
+        return copies.compare_pair(self, a_id, b_id)
+
+    def compare(self) -> dict:
+        """The whole-corpus comparison (the ``indexer compare --json`` shape), cached per generation."""
+        from . import copies
+
+        self.refresh()
+        cache = self.path / "compare.json"
+        if self._compare is not None and self._compare[0] == self._generation:
+            return self._compare[1]
+        if cache.exists():
+            try:
+                data = json.loads(cache.read_text(encoding="utf-8"))
+                if data.get("generation") == self._generation:
+                    self._compare = (self._generation, data["result"])
+                    return data["result"]
+            except (OSError, ValueError, KeyError):
+                pass
+        generation = self._generation
+        result = copies.compare_corpus(self)
+        self._compare = (generation, result)
+        write_json_atomic(cache, {"generation": generation, "result": result})
+        return result
+
+    def duplicates(self, *, unit: str | None = None, year: str | None = None) -> dict:
+        """The corpus overview: pairs, clusters and boilerplate, optionally about one unit or year."""
+        from . import copies
+
+        result = self.compare()
+        if not unit and not year:
+            return result
+        keep = {d.id for d in self.live.values()
+                if (not unit or d.unit == unit) and (not year or d.year == year)}
+        pairs = [p for p in result["pairs"] if p["a"] in keep or p["b"] in keep]
+        boiler = []
+        for b in result["boilerplate"]:
+            occ = [o for o in b["occurrences"] if o["doc"] in keep]
+            if occ:
+                boiler.append({**b, "occurrences": occ})
+        docs = [d for d in result["documents"] if d["id"] in keep]
+        return {"documents": docs, "pairs": pairs, "boilerplate": boiler, "clusters": copies.clusters(pairs)}
 
     # -- writing -----------------------------------------------------------------------------
 

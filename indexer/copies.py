@@ -1,0 +1,210 @@
+"""Copy detection over the library: reports, pair comparisons and the whole-corpus overview.
+
+The detection pipeline (``indexer.detect``) works on fingerprints; this module feeds it from the
+index. Fingerprints were computed at ingest and live in the phrase segments sorted by hash, so one
+document is checked against the library by binary search: the postings of its hashes, then those
+of its candidate sources' hashes, make a small inverted index that is exact for every hash it
+holds. Nothing is fingerprinted again, and the whole corpus is never scanned for one report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import detect
+from .detect.boilerplate import stock_set
+from .errors import DocumentNotFound
+from .ingest import fingerprint_text
+
+if TYPE_CHECKING:
+    from .library import Library
+    from .store import Document
+
+def _postings_mapping(lib: Library, hashes: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Every live posting of ``hashes``, grouped by document, positions ascending."""
+    h, docs, pos = lib.segments.postings(hashes)
+    live = lib.catalog.select(docs, lib.catalog.live)
+    h, docs, pos = h[live], docs[live], pos[live]
+    order = np.lexsort((pos, docs))
+    h, docs, pos = h[order], docs[order], pos[order]
+    bounds = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]]) if len(docs) else np.zeros(0, np.int64)
+    ends = np.append(bounds[1:], len(docs))
+    return {int(docs[s]): (h[s:e], pos[s:e]) for s, e in zip(bounds.tolist(), ends.tolist(), strict=True)}
+
+
+def _fingerprints(lib: Library, docnum: int) -> tuple[np.ndarray, np.ndarray]:
+    fps = lib.segments.fingerprints(docnum)
+    if fps is None:  # not yet in a segment (only while a writer is at work)
+        fps = fingerprint_text(lib.texts([docnum])[docnum])
+    return fps
+
+
+def local_index(lib: Library, fps, self_num: int | None, opts: detect.DetectOptions = detect.DEFAULTS):
+    """An inverted index exact for the hashes of ``fps`` and of every candidate source's document."""
+    hashes = np.asarray(fps[0], dtype=np.uint64)
+    first = _postings_mapping(lib, hashes)
+    df: dict[int, int] = {}
+    for h, _ in first.values():
+        for x in np.unique(h).tolist():
+            df[x] = df.get(x, 0) + 1
+    stock = set(stock_set(opts).tolist())
+    usable = {x for x, n in df.items() if n < opts.min_docs and x not in stock}
+    candidates = [d for d, (h, _) in first.items()
+                  if d != self_num and usable.intersection(h.tolist())]
+    every = [hashes] + [np.asarray(_fingerprints(lib, d)[0], dtype=np.uint64) for d in candidates]
+    return detect.FingerprintIndex(_postings_mapping(lib, np.concatenate(every)))
+
+
+def _loader(lib: Library):
+    def load(docnum: int) -> str:
+        text = lib.texts([docnum]).get(docnum)
+        if text is None:
+            raise DocumentNotFound(str(docnum))
+        return text
+    return load
+
+
+def _doc_dict(doc: Document | None, **extra) -> dict:
+    if doc is None:
+        return dict(extra)
+    return {**doc.to_dict(), **doc.metadata, **extra}
+
+
+def _passage_dict(p, text_a: str, text_b: str, source: Document | None) -> dict:
+    ta, tb = text_a[p.a_start:p.a_end], text_b[p.b_start:p.b_end]
+    edits = [[tag, a0 - p.a_start, a1 - p.a_start, b0 - p.b_start, b1 - p.b_start]
+             for tag, a0, a1, b0, b1 in p.edits]
+    out = {"a": [p.a_start, p.a_end], "b": [p.b_start, p.b_end], "similarity": p.similarity,
+           "shared_chars": p.shared_chars, "text_a": ta, "text_b": tb, "edits": edits}
+    if source is not None:
+        out.update(source_id=source.id, source=source.source, source_title=source.title)
+    return out
+
+
+def _report(lib: Library, text: str, fps, self_num: int | None, document: dict,
+            opts: detect.DetectOptions = detect.DEFAULTS) -> dict:
+    index = local_index(lib, fps, self_num, opts)
+    matches = detect.match_document(fps, text, index, _loader(lib), options=opts, self_id=self_num)
+    norm = detect.normalize(text)
+    summary = detect.copy_report(matches, norm)
+    live = lib.live
+    texts = lib.texts(p.b for p in matches.pairs)
+    n_passages = {p.b: len(p.passages) for p in matches.pairs}
+    sources = [{**_doc_dict(live.get(s.doc)), "ratio": s.ratio, "copied_chars": s.copied_chars,
+                "passages": n_passages.get(s.doc, 0)} for s in summary.sources]
+    passages = [_passage_dict(x, text, texts[p.b], live.get(p.b)) for p in matches.pairs for x in p.passages]
+    passages.sort(key=lambda x: x["a"])
+    return {
+        "document": document, "chars": summary.chars, "copied_chars": summary.copied_chars,
+        "boilerplate_chars": summary.boilerplate_chars,
+        "copy_ratio": summary.total_ratio,
+        "copy_ratio_with_boilerplate": round(
+            (summary.copied_chars + summary.boilerplate_chars) / max(1, summary.chars), 4),
+        "max_single_ratio": summary.max_source_ratio,
+        "sources": sources, "passages": passages,
+        "boilerplate": _boilerplate_spans(matches.boilerplate, text, fps, norm, index, opts),
+    }
+
+
+def _boilerplate_spans(spans, text: str, fps, norm, index, opts) -> list[dict]:
+    """The document's boilerplate spans, each with how many library documents carry it."""
+    hashes, pos = np.asarray(fps[0], dtype=np.uint64), np.asarray(fps[1], dtype=np.int64)
+    groups = index.group_of(hashes)
+    df = np.where(groups >= 0, index.df[np.maximum(groups, 0)], 0)
+    where = norm.offsets[np.minimum(pos, len(norm.offsets) - 1)] if len(norm.offsets) else pos
+    out = []
+    for s, e in spans:
+        inside = (where >= s) & (where < e)
+        docs = int(df[inside].max()) if inside.any() else 0
+        out.append({"span": [s, e], "documents": docs, "text": text[s:e]})
+    return out
+
+
+def report(lib: Library, doc_id: str) -> dict:
+    """The 查重 report of one library document against all the others."""
+    doc = lib.get(doc_id)
+    return _report(lib, doc.text, _fingerprints(lib, doc.docnum), doc.docnum, _doc_dict(doc))
+
+
+def report_text(lib: Library, text: str, title: str | None = None) -> dict:
+    """The 查重 report of a text that is not in the library (the pre-submission check)."""
+    from .text import clean_stored
+
+    text = clean_stored(text)
+    document = {"id": None, "source": title or "", "title": title or "", "chars": len(text)}
+    return _report(lib, text, fingerprint_text(text), None, document)
+
+
+def compare_pair(lib: Library, a_id: str, b_id: str) -> dict:
+    """Two documents side by side: the passages they share (boilerplate excluded)."""
+    a, b = lib.get(a_id), lib.get(b_id)
+    rep = report(lib, a.id) if a.id != b.id else {"passages": []}
+    passages = [{k: v for k, v in p.items() if not k.startswith("source")}
+                for p in rep["passages"] if p.get("source_id") == b.id]
+    shared = sum(p["shared_chars"] for p in passages)
+    covered = [_union(p["a"] for p in passages) / max(1, len(a.text)),
+               _union(p["b"] for p in passages) / max(1, len(b.text))]
+    return {"a": _doc_dict(a), "b": _doc_dict(b), "similarity": round(max(covered), 4),
+            "shared_chars": shared, "passages": passages}
+
+
+def _union(spans: Iterable) -> int:
+    total, end = 0, -1
+    for s, e in sorted(tuple(x) for x in spans):
+        if e > end:
+            total += e - max(s, end)
+            end = e
+    return total
+
+
+def compare_corpus(lib: Library, opts: detect.DetectOptions = detect.DEFAULTS) -> dict:
+    """Every pair of documents with copied passages, and the boilerplate: the ``compare --json`` shape."""
+    live = lib.live
+    mapping = {}
+    for seg in lib.segments.segments:
+        for i, num in enumerate(seg.docnums.tolist()):
+            if num in live:
+                mapping[num] = seg.fingerprints(i) if seg.has_fingerprints else _fingerprints(lib, num)
+    for num in set(live) - set(mapping):
+        mapping[num] = _fingerprints(lib, num)
+    result = detect.compare_corpus(dict(sorted(mapping.items())), _loader(lib), options=opts)
+    out = result.to_json({num: live[num].source for num in sorted(mapping)})
+    ids = {num: d.id for num, d in live.items()}
+    for d in out["documents"]:
+        doc = live[d["id"]]
+        d.update(id=doc.id, title=doc.title, chars=doc.chars, **doc.metadata)
+    for p in out["pairs"]:
+        p["a"], p["b"] = ids[p["a"]], ids[p["b"]]
+    for b in out["boilerplate"]:
+        for o in b["occurrences"]:
+            o["doc"] = ids[o["doc"]]
+    out["pairs"].sort(key=lambda p: (-p["shared_chars"], p["a"], p["b"]))
+    out["clusters"] = clusters(out["pairs"])
+    return out
+
+
+def clusters(pairs: list[dict]) -> list[dict]:
+    """Connected groups of documents that share passages, largest first."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for p in pairs:
+        parent[find(p["a"])] = find(p["b"])
+    groups: dict[str, dict] = {}
+    for p in pairs:
+        g = groups.setdefault(find(p["a"]), {"documents": set(), "shared_chars": 0, "pairs": 0})
+        g["documents"].update((p["a"], p["b"]))
+        g["shared_chars"] += p["shared_chars"]
+        g["pairs"] += 1
+    out = [{"documents": sorted(g["documents"]), "shared_chars": g["shared_chars"], "pairs": g["pairs"]}
+           for g in groups.values()]
+    out.sort(key=lambda g: (-len(g["documents"]), -g["shared_chars"]))
+    return out
