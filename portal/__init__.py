@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,21 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         "PAGE_SIZE": int(env.get("DUIZHAO_PAGE_SIZE") or 20),
         "SECRET_KEY": env.get("DUIZHAO_SECRET_KEY") or None,
         "JSON_AS_ASCII": False,
-        "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": 1 * 1024 * 1024,  # uploads raise it for their own requests
+        "ADMIN_PASSWORD": env.get("DUIZHAO_ADMIN_PASSWORD") or None,
+        "PASSWORD_HASH": "scrypt",
+        "SESSION_COOKIE_NAME": "duizhao_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("DUIZHAO_SECURE_COOKIES", "") not in ("", "0", "false", "no"),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=float(env.get("DUIZHAO_SESSION_HOURS") or 8)),
+        "UPLOAD_MAX_REQUEST": int(float(env.get("DUIZHAO_MAX_UPLOAD_MB") or 200) * 1024 * 1024),
+        "UPLOAD_MAX_FILE": int(float(env.get("DUIZHAO_MAX_FILE_MB") or 50) * 1024 * 1024),
+        "UPLOAD_MAX_FILES": 200,
     }
     config.update(overrides)
     config["DATA"], config["INDEX"] = Path(config["DATA"]), Path(config["INDEX"])
+    config.setdefault("APP_DB", config["DATA"] / "app.sqlite")
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = stored_secret(config["DATA"] / "secret_key")
     return config
@@ -75,6 +87,18 @@ def security_headers(resp: Response) -> Response:
     return resp
 
 
+def bootstrap(config: dict[str, Any]) -> None:
+    """Create the app database and, if it has no users, the first admin (exactly once across workers)."""
+    from . import accounts, db
+
+    db.init_schema(config["APP_DB"])
+    conn = db.connect(config["APP_DB"])
+    try:
+        accounts.bootstrap_admin(conn, config.get("ADMIN_PASSWORD"), method=config["PASSWORD_HASH"])
+    finally:
+        conn.close()
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the portal; ``test_config`` overrides the environment (``INDEX``, ``DATA``, …)."""
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder="static")
@@ -83,10 +107,37 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.after_request(security_headers)
 
-    from . import api, documents, duplicates, errors, reports, search, views
+    from . import (
+        api,
+        audit,
+        auth,
+        commands,
+        db,
+        documents,
+        duplicates,
+        errors,
+        reports,
+        search,
+        upload,
+        users,
+        views,
+    )
 
+    db.init_app(app)
+    upload.init_app(app)
+
+    @app.before_request
+    def first_admin() -> None:
+        """On the first request of a process, make sure someone can log in (``bootstrap``)."""
+        if not app.extensions.get("duizhao.bootstrapped"):
+            bootstrap(app.config)
+            app.extensions["duizhao.bootstrapped"] = True
+
+    auth.init_app(app)
     views.init_app(app)
     errors.init_app(app)
-    for bp in (search.bp, documents.bp, reports.bp, duplicates.bp, api.bp):
+    commands.init_app(app)
+    for bp in (auth.bp, search.bp, documents.bp, reports.bp, duplicates.bp, upload.bp, users.bp, audit.bp,
+               api.bp):
         app.register_blueprint(bp)
     return app

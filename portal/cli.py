@@ -1,4 +1,9 @@
-"""``portal``: serve the portal with gunicorn and the repository's ``gunicorn.conf.py``."""
+"""``portal``: serve the portal with gunicorn, or manage accounts (``portal user …``, ``portal token …``).
+
+``portal [--bind …] [--workers N] [--index DIR] [--data DIR]`` execs gunicorn with the repository's
+``gunicorn.conf.py``; ``portal [--data DIR] user add NAME --role admin|inspector`` and the other
+``user``/``token`` commands run the Flask CLI commands of ``portal.commands`` on the same app.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +13,36 @@ import sys
 from pathlib import Path
 
 CONFIG = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+ACCOUNT_COMMANDS = ("user", "token")
+
+
+def accounts(argv: list[str]) -> None:
+    """Run ``user …``/``token …`` against the app of the current settings."""
+    from flask.cli import ScriptInfo
+
+    from . import create_app
+
+    app = create_app()
+    app.cli.main(args=argv, prog_name="portal", obj=ScriptInfo(create_app=lambda: app))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse ``--bind/--workers/--index/--data`` into the environment and exec gunicorn."""
-    ap = argparse.ArgumentParser(prog="portal", description="对照 portal (gunicorn)")
+    """Parse ``--bind/--workers/--index/--data`` into the environment, then serve or manage accounts."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(prog="portal", description="对照 portal (gunicorn; or: portal user|token …)")
     ap.add_argument("--bind", help="address, default 127.0.0.1:8000 ($DUIZHAO_BIND)")
     ap.add_argument("--workers", type=int, help="worker processes ($DUIZHAO_WORKERS)")
     ap.add_argument("--index", help="index folder ($DUIZHAO_INDEX)")
     ap.add_argument("--data", help="data folder ($DUIZHAO_DATA)")
-    args = ap.parse_args(argv)
+    split = next((i for i, a in enumerate(argv) if a in ACCOUNT_COMMANDS), len(argv))
+    args = ap.parse_args(argv[:split])
     given = {"BIND": args.bind, "WORKERS": args.workers, "INDEX": args.index, "DATA": args.data}
     for key, value in given.items():
         if value:
             os.environ[f"DUIZHAO_{key}"] = str(value)
+    if split < len(argv):
+        accounts(argv[split:])
+        return
     bind = os.environ.get("DUIZHAO_BIND", "127.0.0.1:8000")
     print(f"对照 portal: 打开 http://{bind}/", file=sys.stderr, flush=True)
     gunicorn = Path(sys.executable).with_name("gunicorn")

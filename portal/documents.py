@@ -8,6 +8,7 @@ from indexer.search import parse_query
 from indexer.text import fold, folded_to_stored
 from indexer.words import words
 
+from .audit import audit
 from .index import get_index
 from .views import doc_id_arg, int_arg
 
@@ -20,6 +21,7 @@ def documents_context() -> dict:
     limit = int_arg("limit", 50, lo=0, hi=1000)
     offset = int_arg("offset", 0)
     total, docs = get_index().documents(limit=limit, offset=offset)
+    audit("list", None, offset=offset, limit=limit)
     return {"total": total, "limit": limit, "offset": offset, "documents": [d.to_dict() for d in docs]}
 
 
@@ -55,6 +57,7 @@ def document_context(doc_id: str) -> dict:
     doc = get_index().get(doc_id_arg(doc_id))
     out = doc.to_dict(with_text=True)
     out["metadata"] = doc.metadata
+    audit("view", doc.id, title=doc.title, source=doc.source, query=request.args.get("q") or None)
     q = request.args.get("q", "")
     if q.strip():
         out["query"] = q

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from .audit import audit
 from .index import detection, get_index
 
 bp = Blueprint("duplicates", __name__)
@@ -13,7 +14,9 @@ def duplicates_context() -> dict:
     """``lib.duplicates`` for the request's unit/year filter (the ``indexer compare --json`` shape)."""
     unit = request.args.get("unit", "").strip() or None
     year = request.args.get("year", "").strip() or None
-    out = detection("duplicates")(unit=unit, year=year)
+    duplicates = detection("duplicates")
+    audit("duplicates", None, unit=unit, year=year)
+    out = duplicates(unit=unit, year=year)
     return {**out, "filters": {k: v for k, v in (("unit", unit), ("year", year)) if v}}
 
 

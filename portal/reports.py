@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from indexer.errors import BadQuery
 
+from .audit import audit
 from .index import detection, get_index
 from .views import doc_id_arg
 
@@ -23,9 +24,12 @@ PASSAGE_HEAD = ["来源编号", "来源", "本文起", "本文止", "来源起",
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def report_context(doc_id: str) -> dict:
-    """The copy report of one library document (``lib.report``)."""
-    return detection("report")(get_index().resolve(doc_id_arg(doc_id)).id)
+def report_context(doc_id: str, fmt: str | None = None) -> dict:
+    """The copy report of one library document (``lib.report``); audited as a view or a download."""
+    report = detection("report")
+    doc = get_index().resolve(doc_id_arg(doc_id))
+    audit("download" if fmt else "report", doc.id, title=doc.title, format=fmt)
+    return report(doc.id)
 
 
 def compare_context() -> dict:
@@ -34,7 +38,10 @@ def compare_context() -> dict:
     if not a or not b:
         raise BadQuery("请给出要比对的两份材料: /compare?a=编号&b=编号")
     lib = get_index()
-    return detection("compare_pair")(lib.resolve(doc_id_arg(a)).id, lib.resolve(doc_id_arg(b)).id)
+    compare_pair = detection("compare_pair")
+    a_id, b_id = lib.resolve(doc_id_arg(a)).id, lib.resolve(doc_id_arg(b)).id
+    audit("compare", f"{a_id} {b_id}")
+    return compare_pair(a_id, b_id)
 
 
 def download_name(report: dict, ext: str) -> str:
@@ -51,7 +58,7 @@ def report(doc_id: str) -> str:
 @bp.get("/documents/<doc_id>/report.html")
 def report_html(doc_id: str) -> Response:
     """The report as one self-contained printable HTML file (styles inline, no script)."""
-    rep = report_context(doc_id)
+    rep = report_context(doc_id, "html")
     html = render_template("report.html", report=rep, printable=True, css=stylesheet())
     resp = Response(html, mimetype="text/html")
     resp.headers["Content-Disposition"] = f'attachment; filename="{download_name(rep, "html")}"'
@@ -73,7 +80,7 @@ def csv_cell(value: object) -> str:
 @bp.get("/documents/<doc_id>/report.csv")
 def report_csv(doc_id: str) -> Response:
     """The report's passages as CSV (UTF-8 with BOM, so Excel reads the Chinese)."""
-    rep = report_context(doc_id)
+    rep = report_context(doc_id, "csv")
     buf = io.StringIO()
     out = csv.writer(buf)
     doc = rep["document"]

@@ -7,6 +7,7 @@ from flask import Blueprint, render_template, request
 from indexer.errors import BadQuery
 from indexer.search import MAX_LIMIT, MODES
 
+from .audit import audit
 from .index import get_index
 from .views import filters_arg, int_arg, page_size
 
@@ -24,6 +25,7 @@ def search_context() -> dict:
     filters = filters_arg()
     result = get_index().search(q, mode=mode, limit=limit, offset=offset, filters=filters).to_dict()
     result["filters"] = filters
+    audit("search", q, mode=mode, filters=filters, total=result["total"], offset=offset)
     return result
 
 

@@ -15,7 +15,7 @@ FACET_NAMES = {"unit": "单位", "year": "年度", "role": "职务", "meeting": 
 MODE_NAMES = {"auto": "智能", "phrase": "短语", "words": "词语"}
 MAX_OFFSET = 1_000_000
 MAX_ID = 128
-URL_PARAMS = ("q", "mode", *FACETS, "offset", "limit", "a", "b")
+URL_PARAMS = ("q", "mode", *FACETS, "offset", "limit", "a", "b", "user", "action", "from", "to")
 
 
 def int_arg(name: str, default: int, *, lo: int = 0, hi: int = MAX_OFFSET) -> int:

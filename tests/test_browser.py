@@ -1,6 +1,6 @@
 """A real browser (headless Debian chromium + chromedriver via selenium) against a running portal.
 
-Searches, opens a 查重 report and checks the highlighted passage is shown, that the hostile
+Logs in through the form, searches, opens a 查重 report and checks the highlighted passage is shown, that the hostile
 material ran no script, and that the CSP blocked nothing of ours. Skips only when chromium is
 absent outside CI; under CI (``CI`` set) a missing browser is a failure.
 """
@@ -12,10 +12,10 @@ import shutil
 import threading
 
 import pytest
-from test_portal_support import FakeDetection
+from test_portal_support import INSPECTOR, FakeDetection, add_user, portal_config
 
 from indexer.library import Library
-from portal import create_app
+from portal import bootstrap, create_app
 from portal.index import get_index, set_index
 
 pytest_plugins = ["test_portal_support"]
@@ -38,7 +38,9 @@ def server(portal_index, tmp_path):
     """The portal on a free loopback port, with copy detection (real, else the stand-in)."""
     from werkzeug.serving import make_server
 
-    app = create_app({"INDEX": portal_index, "DATA": tmp_path})
+    app = create_app({**portal_config(portal_index, tmp_path), "TESTING": False})
+    bootstrap(app.config)
+    add_user(app, *INSPECTOR)
     if not hasattr(Library, "report"):
         with app.app_context():
             set_index(app, FakeDetection(get_index()))
@@ -86,6 +88,12 @@ def test_search_then_report_in_a_real_browser(server, browser):
 
     wait = WebDriverWait(browser, 20)
     browser.get(server + "/")
+    assert "/login" in browser.current_url  # nobody gets in without an account
+    browser.find_element(By.NAME, "username").send_keys(INSPECTOR[0])
+    browser.find_element(By.NAME, "password").send_keys(INSPECTOR[1])
+    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.ID, "current-user")))
+    assert browser.find_element(By.ID, "current-user").text == INSPECTOR[0]
     box = browser.find_element(By.NAME, "q")
     box.send_keys("理论学习不深不实")
     browser.find_element(By.CSS_SELECTOR, "form.search input[value=phrase]").click()
@@ -105,7 +113,7 @@ def test_search_then_report_in_a_real_browser(server, browser):
     assert side.is_displayed() and side.size["height"] > 0
     edits = browser.find_elements(By.CSS_SELECTOR, ".passage mark.del, .passage mark.chg, .passage mark.ins")
     assert edits and edits[0].is_displayed()
-    assert "<script>alert('body')</script>" in browser.find_element(By.TAG_NAME, "main").text  # shown as text
+    assert 'onerror=alert(3)>.txt' in browser.find_element(By.TAG_NAME, "main").text  # hostile name shown as text
     _no_alert(browser)
 
     browser.find_element(By.PARTIAL_LINK_TEXT, "查看原文").click()

@@ -10,6 +10,7 @@ the latter skipped until ``hasattr(Library, "report")``.
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from conftest import SAMPLES, TINY
 
 from indexer.library import Library
-from portal import create_app
+from portal import bootstrap, create_app
 from portal.index import set_index
 
 XSS_TITLE = '<script>alert("title")</script>标题'
@@ -53,14 +54,70 @@ def portal_index(tmp_path_factory) -> Path:
     return root / "index"
 
 
+ADMIN_PASSWORD = "admin-password-1"
+INSPECTOR = ("inspector", "inspector-pass-1")
+FAST_HASH = "scrypt:1024:8:1"  # werkzeug scrypt with a small work factor, so the tests stay quick
+
+
+def portal_config(portal_index: Path, data: Path) -> dict:
+    """The app settings of the tests: a private data folder, a known admin password, cheap hashing."""
+    return {"TESTING": True, "INDEX": portal_index, "DATA": data, "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "PASSWORD_HASH": FAST_HASH}
+
+
+def add_user(app, name: str, password: str, role: str = "inspector") -> None:
+    """Create a user directly in the app database."""
+    from portal import accounts, db
+
+    conn = db.connect(app.config["APP_DB"])
+    accounts.add_user(conn, name, role, password, method=FAST_HASH)
+    conn.close()
+
+
+def csrf_of(client) -> str:
+    """The CSRF token of the client's session (from the login page if it has none yet)."""
+    with client.session_transaction() as sess:
+        token = sess.get("csrf")
+    if token:
+        return token
+    html = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(client, name: str, password: str, **extra):
+    """Log in through the form (with its CSRF token); returns the answer."""
+    return client.post("/login", data={"username": name, "password": password, "csrf_token": csrf_of(client),
+                                       **extra})
+
+
 @pytest.fixture
 def app(portal_index: Path, tmp_path: Path):
-    return create_app({"TESTING": True, "INDEX": portal_index, "DATA": tmp_path / "data"})
+    application = create_app(portal_config(portal_index, tmp_path / "data"))
+    bootstrap(application.config)  # the first admin, as on the first request
+    add_user(application, *INSPECTOR)
+    return application
+
+
+@pytest.fixture
+def anon(app):
+    """A client that has not logged in."""
+    return app.test_client()
 
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    """A client logged in as an inspector."""
+    c = app.test_client()
+    assert login(c, *INSPECTOR).status_code == 302
+    return c
+
+
+@pytest.fixture
+def admin(app):
+    """A client logged in as the first admin."""
+    c = app.test_client()
+    assert login(c, "admin", ADMIN_PASSWORD).status_code == 302
+    return c
 
 
 @pytest.fixture
@@ -74,12 +131,14 @@ def detect_client(request, app):
     if request.param == "real":
         if not hasattr(Library, "report"):
             pytest.skip("Library.report/compare_pair/duplicates not implemented yet (issue 3)")
-        return app.test_client()
-    with app.app_context():
-        from portal.index import get_index
+    else:
+        with app.app_context():
+            from portal.index import get_index
 
-        set_index(app, FakeDetection(get_index()))
-    return app.test_client()
+            set_index(app, FakeDetection(get_index()))
+    c = app.test_client()
+    assert login(c, *INSPECTOR).status_code == 302
+    return c
 
 
 def doc_ids(client) -> dict[str, str]:

@@ -14,3 +14,8 @@ document.addEventListener("DOMContentLoaded", function () {
   var first = document.querySelector(".fulltext mark.hit, .fulltext .hit");
   if (first && !location.hash) first.scrollIntoView({ block: "center" });
 });
+// Forms marked data-confirm (deletions) ask first; without script they submit straight away.
+document.addEventListener("submit", function (ev) {
+  var msg = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
+  if (msg && !window.confirm(msg)) ev.preventDefault();
+});
