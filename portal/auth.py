@@ -89,7 +89,7 @@ def _basic_user(db, cred: str) -> accounts.User | None:
             return user
     if accounts.throttled(db, name, client_ip()):
         abort(429)
-    user = accounts.authenticate(db, name, password)
+    user = accounts.authenticate(db, name, password, method=current_app.config["PASSWORD_HASH"])
     if user is None:
         accounts.record_failure(db, name, client_ip())
         audit("login_failed", name[:64], via="basic")
@@ -158,7 +158,7 @@ def login() -> ResponseReturnValue:
         audit("login_throttled", name)
         resp = render_template("login.html", next=target, error=THROTTLED, username=name)
         return resp, 429, {"Retry-After": str(accounts.THROTTLE_WINDOW)}
-    user = accounts.authenticate(db, name, password)
+    user = accounts.authenticate(db, name, password, method=current_app.config["PASSWORD_HASH"])
     if user is None:
         accounts.record_failure(db, name, client_ip())
         audit("login_failed", name)
