@@ -1,8 +1,12 @@
 """gunicorn settings for the 对照 portal: ``gunicorn -c gunicorn.conf.py 'portal:create_app()'``.
 
-Loopback by default: the portal holds confidential material and has no login yet, so exposing it
-on a network is an explicit choice (``DUIZHAO_BIND=0.0.0.0:8000``). Every value can be overridden
-from the environment or the gunicorn command line.
+Loopback by default: the portal holds confidential material, so exposing it on a network is an
+explicit choice (``DUIZHAO_BIND=0.0.0.0:8000``, behind TLS, with ``DUIZHAO_SECURE_COOKIES=1``). Every
+value can be overridden from the environment or the gunicorn command line.
+
+Several workers may upload at once: ``Library.add`` serializes them on the index's file lock, and a
+worker killed mid-upload leaves the index to be repaired by the next writer (nothing acknowledged
+is lost: a document is acknowledged only after its SQLite commit).
 """
 
 import multiprocessing
@@ -15,7 +19,7 @@ bind = os.environ.get("DUIZHAO_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("DUIZHAO_WORKERS") or min(2 * multiprocessing.cpu_count(), 8))
 worker_class = "sync"
 threads = 1
-timeout = int(os.environ.get("DUIZHAO_TIMEOUT") or 60)  # a whole-corpus overview can take a while
+timeout = int(os.environ.get("DUIZHAO_TIMEOUT") or 60)  # a whole-corpus overview or big upload takes time
 graceful_timeout = 30
 keepalive = 5
 max_requests = 5000  # recycle workers now and then; jitter avoids restarting them all at once
@@ -30,5 +34,18 @@ errorlog = "-"
 loglevel = os.environ.get("DUIZHAO_LOG_LEVEL", "info")
 proc_name = "duizhao-portal"
 wsgi_app = "portal:create_app()"
+
+
+def when_ready(server):
+    """Once, in the master before any worker: the app database and, with no users yet, the first admin.
+
+    The admin's password comes from ``DUIZHAO_ADMIN_PASSWORD``, else one is generated and printed here,
+    once. Workers check again on their first request (same single transaction), so ``flask run`` works too.
+    """
+    from portal import bootstrap, load_config
+
+    bootstrap(load_config())
+
+
 # gunicorn's control socket (~/.gunicorn/gunicorn.ctl) is one more local way in; the portal needs none.
 control_socket_disable = True
