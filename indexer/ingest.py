@@ -130,6 +130,9 @@ def prepare(job: FileJob) -> Prepared:
     return prepare_text(job, raw)
 
 
+PARALLEL_FROM = 16  # fewer files are prepared in process: starting workers costs more
+
+
 def _init_worker() -> None:
     _ensure_jieba()
 
@@ -137,11 +140,14 @@ def _init_worker() -> None:
 def prepare_all(jobs: list[FileJob], *, processes: int | None = None) -> Iterator[Prepared]:
     """Prepared documents in the order of ``jobs``; uses worker processes for more than a few files."""
     processes = processes or min(os.cpu_count() or 1, 4)
-    if len(jobs) < 16 or processes < 2:
+    if len(jobs) < PARALLEL_FROM or processes < 2:
         _ensure_jieba()
         for job in jobs:
             yield prepare(job)
         return
-    ctx = multiprocessing.get_context("fork")
+    # Not "fork": a process that already built a suffix array has OpenMP threads, and a forked
+    # child of it can hang inside libdivsufsort. The fork server is a clean process.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["indexer.ingest"])
     with ctx.Pool(processes, initializer=_init_worker, maxtasksperchild=2000) as pool:
         yield from pool.imap(prepare, jobs, chunksize=4)

@@ -295,6 +295,11 @@ class Library:
         """Ingest files and folders; one result per file. Never raises for a bad file."""
         jobs, problems = ingest.collect(paths)
         report = AddReport([FileResult(str(p), p.name, "skipped", reason=why) for p, why in problems])
+        if len(jobs) < ingest.PARALLEL_FROM:  # a few files (uploads): read them before taking the lock
+            prepared = list(ingest.prepare_all(jobs))
+            with self.writing():
+                self._ingest(iter(prepared), report, None, on_result)
+            return report
         with self.writing():
             bar = None
             if progress:

@@ -153,3 +153,15 @@ def test_stats_and_documents(sample_lib):
     assert stats["documents"] == len(sample_lib) == 8
     total, docs = sample_lib.documents(limit=3, offset=1)
     assert total == 8 and len(docs) == 3
+
+
+def test_parallel_ingest_after_a_suffix_array_was_built_in_process(lib, tiny_dir, samples_dir, tmp_path):
+    """Worker processes must not inherit libdivsufsort's OpenMP state (a forked child can hang)."""
+    lib.add([tiny_dir])  # builds a suffix array in this process
+    many = tmp_path / "many"
+    many.mkdir()
+    text = (samples_dir / "001_9ec64d2555574bdf.txt").read_text(encoding="utf-8")
+    for i in range(20):
+        (many / f"{i:02d}.txt").write_text(f"第{i}份。" + text[i * 50:i * 50 + 800], encoding="utf-8")
+    report = lib.add([many])
+    assert report.count("added") == 20 and lib.search("第19份", mode="phrase").total == 1
