@@ -41,7 +41,8 @@ local paths = {%(paths)s}
 local i = 0
 request = function()
   i = i %% #paths + 1
-  return wrk.format("GET", paths[i], {["Accept"] = "application/json"})
+  local headers = {["Accept"] = "application/json", ["Authorization"] = "Bearer %(token)s"}
+  return wrk.format("GET", paths[i], headers)
 end
 local bad = 0
 response = function(status, headers, body)
@@ -83,7 +84,8 @@ def build_index(docs: Path, index: Path) -> None:
 
 
 def start_gunicorn(index: Path, port: int, workers: int | None, data: Path) -> subprocess.Popen:
-    env = dict(os.environ, DUIZHAO_INDEX=str(index), DUIZHAO_DATA=str(data))
+    password = os.environ.get("DUIZHAO_ADMIN_PASSWORD") or "load-test-" + os.urandom(6).hex()
+    env = dict(os.environ, DUIZHAO_INDEX=str(index), DUIZHAO_DATA=str(data), DUIZHAO_ADMIN_PASSWORD=password)
     cmd = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
     if workers:
         cmd += ["--workers", str(workers)]
@@ -141,11 +143,14 @@ def main() -> None:
              for q in phrases]
 
     tmp = Path(tempfile.mkdtemp(prefix="search_load-"))
-    script = tmp / "phrases.lua"
-    script.write_text(LUA % {"paths": ", ".join(json.dumps(p) for p in paths)}, encoding="utf-8")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start_gunicorn(index, port, args.workers, tmp)
+    token = subprocess.run([str(BIN / "portal"), "--data", str(tmp), "token", "create", "admin", "--name",
+                            "search_load"], capture_output=True, text=True, check=True).stdout.strip()
+    script = tmp / "phrases.lua"  # the token lives in this private temp folder only
+    lua = LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "token": token}
+    script.write_text(lua, encoding="utf-8")
     report: dict = {"documents": None, "connections": args.connections, "duration_s": args.duration,
                     "phrases": len(phrases), "runs": []}
     try:
@@ -165,7 +170,8 @@ def main() -> None:
         print(f"median of {args.runs}: {m['rps']:.1f} req/s, p50 {m['p50_ms']:.1f} ms, "
               f"p99 {m['p99_ms']:.1f} ms, errors {m['errors']}", flush=True)
         if not args.no_score:
-            cmd = [sys.executable, str(score_path), "--docs", str(args.docs), "--url", base, "--json"]
+            cmd = [sys.executable, str(score_path), "--docs", str(args.docs), "--url", base, "--json",
+                   "--token", token]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             report["score_search"] = json.loads(out.strip().splitlines()[-1])
             s = report["score_search"]
