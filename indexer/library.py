@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,8 @@ from .text import fold
 from .words import WordIndex, word_counts
 
 DEFAULT_INDEX = Path("data/index")
+_BACKGROUND: dict[tuple[str, int], threading.Thread] = {}  # corpus compares running in this process
+_BACKGROUND_LOCK = threading.Lock()
 BATCH_CHARS = 12_000_000
 BATCH_DOCS = 2_000
 
@@ -188,34 +191,72 @@ class Library:
 
         return copies.compare_pair(self, a_id, b_id)
 
-    def compare(self) -> dict:
-        """The whole-corpus comparison (the ``indexer compare --json`` shape), cached per generation."""
-        from . import copies
-
+    def compare(self, *, wait: bool | float = True) -> dict | None:
+        """The whole-corpus comparison (the ``indexer compare --json`` shape), cached per generation in
+        memory and in ``compare.json``. With ``wait`` a number of seconds, a result not yet computed is
+        computed in a background thread, and None is returned if it takes longer (a web request must
+        not wait minutes)."""
         self.refresh()
-        cache = self.path / "compare.json"
-        if self._compare is not None and self._compare[0] == self._generation:
-            return self._compare[1]
-        if cache.exists():
-            try:
-                data = json.loads(cache.read_text(encoding="utf-8"))
-                if data.get("generation") == self._generation:
-                    self._compare = (self._generation, data["result"])
-                    return data["result"]
-            except (OSError, ValueError, KeyError):
-                pass
         generation = self._generation
-        result = copies.compare_corpus(self)
-        self._compare = (generation, result)
-        write_json_atomic(cache, {"generation": generation, "result": result})
-        return result
-
-    def duplicates(self, *, unit: str | None = None, year: str | None = None) -> dict:
-        """The corpus overview: pairs, clusters and boilerplate, optionally about one unit or year."""
+        cached = self._cached_compare(generation)
+        if cached is not None or wait is not True:
+            if cached is None:
+                self._compare_in_background(generation).join(float(wait))
+                cached = self._cached_compare(generation)
+            return cached
         from . import copies
 
-        result = self.compare()
-        if not unit and not year:
+        with open(self.path / "compare.lock", "a+") as lock:  # one process computes, the others wait
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                cached = self._cached_compare(generation)
+                if cached is None:
+                    cached = copies.compare_corpus(self)
+                    data = {"generation": generation, "result": cached}
+                    write_json_atomic(self.path / "compare.json", data)
+                    self._compare = (generation, cached)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return cached
+
+    def _cached_compare(self, generation: int) -> dict | None:
+        if self._compare is not None and self._compare[0] == generation:
+            return self._compare[1]
+        try:
+            with open(self.path / "compare.json", encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return None
+        if data.get("generation") != generation:
+            return None
+        self._compare = (generation, data["result"])
+        return data["result"]
+
+    def _compare_in_background(self, generation: int) -> threading.Thread:
+        key = (str(self.path), generation)
+
+        def work() -> None:
+            try:
+                with Library(self.path) as lib:  # its own connections: SQLite's are per thread
+                    lib.compare(wait=True)
+            finally:
+                with _BACKGROUND_LOCK:
+                    _BACKGROUND.pop(key, None)
+
+        with _BACKGROUND_LOCK:
+            if key not in _BACKGROUND:
+                _BACKGROUND[key] = threading.Thread(target=work, name="duizhao-compare", daemon=True)
+                _BACKGROUND[key].start()
+            return _BACKGROUND[key]
+
+    def duplicates(self, *, unit: str | None = None, year: str | None = None,
+                   wait: bool | float = True) -> dict | None:
+        """The corpus overview: pairs, clusters and boilerplate, optionally about one unit or year
+        (None while it is still being computed after ``wait`` seconds, see ``compare``)."""
+        from . import copies
+
+        result = self.compare(wait=wait)
+        if result is None or (not unit and not year):
             return result
         keep = {d.id for d in self.live.values()
                 if (not unit or d.unit == unit) and (not year or d.year == year)}

@@ -41,7 +41,10 @@ def compare() -> ResponseReturnValue:
 
 @bp.get("/api/duplicates")
 def duplicates() -> ResponseReturnValue:
-    return jsonify(duplicates_context())
+    ctx = duplicates_context()
+    if ctx.get("status") == "computing":
+        return jsonify(ctx), 202, {"Retry-After": str(ctx["retry_after"])}
+    return jsonify(ctx)
 
 
 @bp.get("/healthz")

@@ -222,7 +222,7 @@ class FakeDetection:
         return {"a": a, "b": b, "similarity": round(2 * shared / (a["chars"] + b["chars"]), 4),
                 "shared_chars": shared, "passages": passages}
 
-    def duplicates(self, unit: str | None = None, year: str | None = None) -> dict:
+    def duplicates(self, unit: str | None = None, year: str | None = None, wait: bool | float = True) -> dict:
         docs = [d for d in self._lib.live.values()
                 if (unit is None or d.unit == unit) and (year is None or d.year == year)]
         pairs = []
