@@ -23,11 +23,8 @@ if TYPE_CHECKING:
     from .library import Library
     from .store import Document
 
-def _postings_mapping(lib: Library, hashes: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Every live posting of ``hashes``, grouped by document, positions ascending."""
-    h, docs, pos = lib.segments.postings(hashes)
-    live = lib.catalog.select(docs, lib.catalog.live)
-    h, docs, pos = h[live], docs[live], pos[live]
+def _group(h: np.ndarray, docs: np.ndarray, pos: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Postings grouped by document, positions ascending."""
     order = np.lexsort((pos, docs))
     h, docs, pos = h[order], docs[order], pos[order]
     bounds = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]]) if len(docs) else np.zeros(0, np.int64)
@@ -43,19 +40,40 @@ def _fingerprints(lib: Library, docnum: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def local_index(lib: Library, fps, self_num: int | None, opts: detect.DetectOptions = detect.DEFAULTS):
-    """An inverted index exact for the hashes of ``fps`` and of every candidate source's document."""
+    """An inverted index that decides boilerplate and finds seeds exactly like the whole library's,
+    for the hashes of ``fps`` and of every candidate source.
+
+    A hash with more than ``max_postings`` postings is boilerplate whatever its other postings are,
+    so only the first ``max_postings + 1`` of each are read; the document itself and its candidate
+    sources contribute all their fingerprints."""
     hashes = np.asarray(fps[0], dtype=np.uint64)
-    first = _postings_mapping(lib, hashes)
-    df: dict[int, int] = {}
-    for h, _ in first.values():
-        for x in np.unique(h).tolist():
-            df[x] = df.get(x, 0) + 1
+    cap = opts.max_postings + 1
+    catalog = lib.catalog
+
+    def postings(of: np.ndarray):
+        h, docs, pos = lib.segments.postings(of, cap)
+        keep = catalog.select(docs, catalog.live)
+        return h[keep], docs[keep], pos[keep]
+
+    h, docs, _ = postings(hashes)
+    pairs = np.unique(np.stack([h, docs.astype(np.uint64)]), axis=1)  # (hash, doc) once each
+    df = dict(zip(*np.unique(pairs[0], return_counts=True), strict=True))
+    counts = dict(zip(*np.unique(h, return_counts=True), strict=True))
     stock = set(stock_set(opts).tolist())
-    usable = {x for x, n in df.items() if n < opts.min_docs and x not in stock}
-    candidates = [d for d, (h, _) in first.items()
-                  if d != self_num and usable.intersection(h.tolist())]
-    every = [hashes] + [np.asarray(_fingerprints(lib, d)[0], dtype=np.uint64) for d in candidates]
-    return detect.FingerprintIndex(_postings_mapping(lib, np.concatenate(every)))
+    usable = {int(x) for x, n in df.items() if n < opts.min_docs and counts[x] <= opts.max_postings
+              and int(x) not in stock}
+    use = np.isin(h, np.fromiter(usable, dtype=np.uint64, count=len(usable)))
+    candidates = sorted(set(docs[use].tolist()) - {self_num})
+    full = {d: _fingerprints(lib, d) for d in candidates}
+    if self_num is not None:
+        full[self_num] = fps
+    every = np.concatenate([hashes] + [np.asarray(f[0], dtype=np.uint64) for f in full.values()])
+    h, docs, pos = postings(every)
+    others = ~np.isin(docs, np.fromiter(full, dtype=np.int64, count=len(full)))
+    mapping = _group(h[others], docs[others], pos[others])
+    mapping.update({d: (np.asarray(f[0], dtype=np.uint64), np.asarray(f[1], dtype=np.int64))
+                    for d, f in full.items()})
+    return detect.FingerprintIndex(dict(sorted(mapping.items())))
 
 
 def _loader(lib: Library):

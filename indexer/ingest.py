@@ -17,7 +17,6 @@ from . import detect, readers
 from .errors import UnreadableFile
 from .metadata import CSV_NAME, infer_title, infer_year, read_metadata_csv
 from .text import clean_stored, fold
-from .words import _ensure_jieba, word_counts
 
 
 @dataclass
@@ -116,8 +115,10 @@ def prepare_text(job: FileJob, raw: str) -> Prepared:
         year = infer_year(text, title)
         if year:
             meta["year"] = year
+    from . import words  # jieba and Whoosh load on first use: `indexer check` never needs them
+
     return Prepared(job, id=content_id(text), text=text, title=title, meta=meta, folded=fold(text),
-                    counts=word_counts(text), fingerprints=fingerprint_text(text))
+                    counts=words.word_counts(text), fingerprints=fingerprint_text(text))
 
 
 def prepare(job: FileJob) -> Prepared:
@@ -134,6 +135,8 @@ PARALLEL_FROM = 16  # fewer files are prepared in process: starting workers cost
 
 
 def _init_worker() -> None:
+    from .words import _ensure_jieba
+
     _ensure_jieba()
 
 
@@ -141,7 +144,7 @@ def prepare_all(jobs: list[FileJob], *, processes: int | None = None) -> Iterato
     """Prepared documents in the order of ``jobs``; uses worker processes for more than a few files."""
     processes = processes or min(os.cpu_count() or 1, 4)
     if len(jobs) < PARALLEL_FROM or processes < 2:
-        _ensure_jieba()
+        _init_worker()
         for job in jobs:
             yield prepare(job)
         return

@@ -25,7 +25,6 @@ from .errors import DocumentNotFound
 from .segments import SegmentSet, write_json_atomic
 from .store import META_FIELDS, Document, Store
 from .text import fold
-from .words import WordIndex, word_counts
 
 DEFAULT_INDEX = Path("data/index")
 _BACKGROUND: dict[tuple[str, int], threading.Thread] = {}  # corpus compares running in this process
@@ -72,15 +71,25 @@ class Library:
         self.path.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.path / "documents.sqlite")
         self.segments = SegmentSet(self.path / "segments")
-        self.words = WordIndex(self.path / "words")
+        self._words = None
         self._generation = -1
         self._catalog = Catalog([])
         self._compare: tuple[int, dict] | None = None
         if (self.path / "dirty").exists() or self.segments.without_fingerprints():
             self._recover()
 
+    @property
+    def words(self):
+        """The Whoosh word index, opened on first use (reports and phrase search never need it)."""
+        if self._words is None:
+            from .words import WordIndex
+
+            self._words = WordIndex(self.path / "words")
+        return self._words
+
     def close(self) -> None:
-        self.words.close()
+        if self._words is not None:
+            self._words.close()
         self.segments.close()
         self.store.close()
 
@@ -312,6 +321,8 @@ class Library:
         self.segments.add(missing, [fold(texts[n]) for n in missing],
                           [ingest.fingerprint_text(texts[n]) for n in missing])
         ids = dict(self.catalog.by_id)
+        from . import words
+
         indexed = self.words.indexed_ids()
         writer = self.words.ix.writer()
         for doc_id in indexed - set(ids):
@@ -319,7 +330,7 @@ class Library:
         todo = [ids[i] for i in set(ids) - indexed]
         texts = self.store.texts(d.docnum for d in todo)
         for doc in todo:
-            self._add_words(writer, doc, word_counts(texts[doc.docnum]))
+            self._add_words(writer, doc, words.word_counts(texts[doc.docnum]))
         writer.commit()
         self.segments.maybe_merge(live, self._fingerprint_of)
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from whoosh import query as wq
 
 from .errors import BadQuery
 from .store import META_FIELDS, Document
@@ -137,6 +136,8 @@ def _has_syntax(text: str) -> bool:
 
 def _positive_terms(q) -> list[str]:
     """The words of the parsed query outside NOT branches, to highlight."""
+    from whoosh import query as wq
+
     if isinstance(q, wq.Not):
         return []
     if isinstance(q, wq.Term):
@@ -149,6 +150,8 @@ def _positive_terms(q) -> list[str]:
 
 def _words_search(lib: Library, text: str, mask: np.ndarray, *, strict: bool):
     """All matching docnums (unranked, sorted), the words to highlight, and a ranking function."""
+    from whoosh import query as wq
+
     parser = lib.words.parser()
     try:
         q = parser.parse(text)

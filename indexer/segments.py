@@ -191,11 +191,12 @@ class Segment:
         idx = self.fp_bydoc[self.fp_docstart[local]:self.fp_docstart[local + 1]]
         return np.asarray(self.fp_hash[idx]), np.asarray(self.fp_pos[idx])
 
-    def postings(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every (hash, docnum, pos) of this segment whose hash is in ``hashes`` (sorted, unique)."""
+    def postings(self, hashes: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, ...]:
+        """The (hash, docnum, pos) of this segment whose hash is in ``hashes`` (sorted, unique): all of
+        them, or the first ``limit`` of each hash."""
         lo = np.searchsorted(self.fp_hash, hashes, side="left")
         hi = np.searchsorted(self.fp_hash, hashes, side="right")
-        n = hi - lo
+        n = hi - lo if limit is None else np.minimum(hi - lo, limit)
         if not n.sum():
             z = np.zeros(0, dtype=np.int64)
             return z.astype(np.uint64), z, z
@@ -264,10 +265,11 @@ class SegmentSet:
         loc = self.locations.get(docnum)
         return loc[0].fingerprints(loc[1]) if loc else None
 
-    def postings(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every (hash, docnum, pos) in any segment whose hash is in ``hashes``."""
+    def postings(self, hashes: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, ...]:
+        """The (hash, docnum, pos) in any segment whose hash is in ``hashes`` (at most ``limit`` of each
+        hash per segment)."""
         hashes = np.unique(np.asarray(hashes, dtype=np.uint64))
-        parts = [s.postings(hashes) for s in self.segments]
+        parts = [s.postings(hashes, limit) for s in self.segments]
         if not parts:
             z = np.zeros(0, dtype=np.int64)
             return z.astype(np.uint64), z, z

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-import jieba
 import numpy as np
 from whoosh import fields, index, qparser
 from whoosh.analysis import Token, Tokenizer
@@ -26,18 +25,22 @@ _CJK_BREAK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 _jieba_ready = False
 
 
-def _ensure_jieba() -> None:
+def _ensure_jieba():
+    """jieba, with its dictionary loaded (imported on first use: reports never need it)."""
     global _jieba_ready
+    import jieba
+
     if not _jieba_ready:
         jieba.setLogLevel(60)
         jieba.initialize()
         _jieba_ready = True
+    return jieba
 
 
 def words(text: str) -> list[str]:
     """The words of ``text`` as indexed: jieba (no HMM) over NFKC, lower-cased text, with line
     breaks inside Chinese runs removed (PDF extraction breaks words)."""
-    _ensure_jieba()
+    jieba = _ensure_jieba()
     text = unicodedata.normalize("NFKC", _CJK_BREAK.sub("", text)).lower()
     return [w for w in jieba.cut(text, HMM=False) if not _SKIP.match(w)]
 
