@@ -9,13 +9,13 @@ holds. Nothing is fingerprinted again, and the whole corpus is never scanned for
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import detect
 from .detect.boilerplate import stock_set
+from .detect.corpus import union_length
 from .errors import DocumentNotFound
 from .ingest import fingerprint_text
 
@@ -163,19 +163,10 @@ def compare_pair(lib: Library, a_id: str, b_id: str) -> dict:
     passages = [{k: v for k, v in p.items() if not k.startswith("source")}
                 for p in rep["passages"] if p.get("source_id") == b.id]
     shared = sum(p["shared_chars"] for p in passages)
-    covered = [_union(p["a"] for p in passages) / max(1, len(a.text)),
-               _union(p["b"] for p in passages) / max(1, len(b.text))]
+    covered = [union_length([tuple(p["a"]) for p in passages]) / max(1, len(a.text)),
+               union_length([tuple(p["b"]) for p in passages]) / max(1, len(b.text))]
     return {"a": _doc_dict(a), "b": _doc_dict(b), "similarity": round(max(covered), 4),
             "shared_chars": shared, "passages": passages}
-
-
-def _union(spans: Iterable) -> int:
-    total, end = 0, -1
-    for s, e in sorted(tuple(x) for x in spans):
-        if e > end:
-            total += e - max(s, end)
-            end = e
-    return total
 
 
 def compare_corpus(lib: Library, opts: detect.DetectOptions = detect.DEFAULTS) -> dict:

@@ -104,13 +104,13 @@ def pair_result(a: DocId, b: DocId, na: Normalized, nb: Normalized, seeds: np.nd
     passages = align_pair(na, nb, seeds, opts, boiler_a=masks[0], boiler_b=masks[1])
     if not passages:
         return None
-    share_a = _union([(p.a_start, p.a_end) for p in passages]) / max(1, len(na.original))
-    share_b = _union([(p.b_start, p.b_end) for p in passages]) / max(1, len(nb.original))
+    share_a = union_length([(p.a_start, p.a_end) for p in passages]) / max(1, len(na.original))
+    share_b = union_length([(p.b_start, p.b_end) for p in passages]) / max(1, len(nb.original))
     return PairResult(a, b, tuple(passages), round(max(share_a, share_b), 4),
                       sum(p.shared_chars for p in passages))
 
 
-def _union(spans: Sequence[tuple[int, int]]) -> int:
+def union_length(spans: Sequence[tuple[int, int]]) -> int:
     total, end = 0, -1
     for s, e in sorted(spans):
         if e > end:
