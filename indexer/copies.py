@@ -144,7 +144,8 @@ def _boilerplate_spans(spans, text: str, fps, norm, index, opts) -> list[dict]:
 def report(lib: Library, doc_id: str) -> dict:
     """The 查重 report of one library document against all the others."""
     doc = lib.get(doc_id)
-    return _report(lib, doc.text, _fingerprints(lib, doc.docnum), doc.docnum, _doc_dict(doc))
+    fps = _fingerprints(lib, doc.docnum)
+    return _report(lib, doc.text, fps, doc.docnum, _doc_dict(doc), lib.detect_options)
 
 
 def report_text(lib: Library, text: str, title: str | None = None) -> dict:
@@ -153,7 +154,7 @@ def report_text(lib: Library, text: str, title: str | None = None) -> dict:
 
     text = clean_stored(text)
     document = {"id": None, "source": title or "", "title": title or "", "chars": len(text)}
-    return _report(lib, text, fingerprint_text(text), None, document)
+    return _report(lib, text, fingerprint_text(text), None, document, lib.detect_options)
 
 
 def compare_pair(lib: Library, a_id: str, b_id: str) -> dict:
@@ -169,8 +170,9 @@ def compare_pair(lib: Library, a_id: str, b_id: str) -> dict:
             "shared_chars": shared, "passages": passages}
 
 
-def compare_corpus(lib: Library, opts: detect.DetectOptions = detect.DEFAULTS) -> dict:
+def compare_corpus(lib: Library) -> dict:
     """Every pair of documents with copied passages, and the boilerplate: the ``compare --json`` shape."""
+    opts = lib.detect_options
     live = lib.live
     mapping = {}
     for seg in lib.segments.segments:

@@ -10,13 +10,14 @@ unsearchable, and the next writer cleans up whatever a crash left half-done.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import ingest
@@ -27,10 +28,11 @@ from .store import META_FIELDS, Document, Store
 from .text import fold
 
 DEFAULT_INDEX = Path("data/index")
-_BACKGROUND: dict[tuple[str, int], threading.Thread] = {}  # corpus compares running in this process
+_BACKGROUND: dict[tuple[str, str], threading.Thread] = {}  # corpus compares running in this process
 _BACKGROUND_LOCK = threading.Lock()
 BATCH_CHARS = 12_000_000
 BATCH_DOCS = 2_000
+STOCK_FILE = "stock_phrases.txt"
 
 
 def default_index_path() -> Path:
@@ -74,7 +76,8 @@ class Library:
         self._words = None
         self._generation = -1
         self._catalog = Catalog([])
-        self._compare: tuple[int, dict] | None = None
+        self._compare: tuple[str, dict] | None = None
+        self._options = None
         if (self.path / "dirty").exists() or self.segments.without_fingerprints():
             self._recover()
 
@@ -183,6 +186,28 @@ class Library:
 
     # -- copy detection (see ``indexer.copies``) ----------------------------------------------
 
+    @property
+    def detect_options(self):
+        """Copy-detection options: the defaults, plus the user's own stock phrases (套话 that never
+        count as copying), one per line in ``stock_phrases.txt`` in the index folder."""
+        from .detect import DEFAULTS
+
+        path = self.path / STOCK_FILE
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return DEFAULTS
+        if self._options is None or self._options[0] != stamp:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+            phrases = tuple(x.strip() for x in lines if x.strip() and not x.lstrip().startswith("#"))
+            self._options = (stamp, replace(DEFAULTS, stock_phrases=phrases))
+        return self._options[1]
+
+    def _compare_key(self, generation: int) -> str:
+        """What a cached corpus compare depends on: the documents and the detection options."""
+        digest = hashlib.sha256(repr(self.detect_options).encode("utf-8")).hexdigest()[:16]
+        return f"{generation}:{digest}"
+
     def report(self, doc_id: str) -> dict:
         """The 查重 report of one document against the rest of the library."""
         from . import copies
@@ -206,7 +231,7 @@ class Library:
         computed in a background thread, and None is returned if it takes longer (a web request must
         not wait minutes)."""
         self.refresh()
-        generation = self._generation
+        generation = self._compare_key(self._generation)
         cached = self._cached_compare(generation)
         if cached is not None or wait is not True:
             if cached is None:
@@ -228,7 +253,7 @@ class Library:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         return cached
 
-    def _cached_compare(self, generation: int) -> dict | None:
+    def _cached_compare(self, generation: str) -> dict | None:
         if self._compare is not None and self._compare[0] == generation:
             return self._compare[1]
         try:
@@ -241,7 +266,7 @@ class Library:
         self._compare = (generation, data["result"])
         return data["result"]
 
-    def _compare_in_background(self, generation: int) -> threading.Thread:
+    def _compare_in_background(self, generation: str) -> threading.Thread:
         key = (str(self.path), generation)
 
         def work() -> None:

@@ -146,3 +146,15 @@ def test_cli_compare_report_check(capsys, tmp_path, corpus, samples_dir):
     draft.write_text(_passage(samples_dir), encoding="utf-8")
     assert main(["--index", index, "check", "--json", str(draft)]) == 0
     assert json.loads(capsys.readouterr().out)["copy_ratio"] > 0.5
+
+
+def test_users_stock_phrases_never_count(clib, samples_dir):
+    copier, origin = _doc(clib, "copier.txt"), _doc(clib, "000_c5586a85bf0f57cc.txt")
+    assert clib.report(copier.id)["copy_ratio"] > 0.3
+    before = clib.compare()
+    (clib.path / "stock_phrases.txt").write_text("# 本单位的套话\n" + _passage(samples_dir) + "\n", encoding="utf-8")
+    rep = clib.report(copier.id)
+    assert rep["copy_ratio"] < 0.1 and origin.id not in {s["id"] for s in rep["sources"]}
+    after = clib.compare()  # the cached compare is recomputed for the new list
+    assert after is not before
+    assert not [p for p in after["pairs"] if {p["a"], p["b"]} == {copier.id, origin.id}]
