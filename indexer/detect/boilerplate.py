@@ -78,9 +78,11 @@ def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: Detec
 
     An unbroken region is boilerplate text whose fingerprints lie at most a window apart. Reported
     passages are unbroken regions further cut where the document frequency jumps (two stock
-    passages that happen to stand side by side), and grouped when their smallest hash is the same
-    (MinHash): linking through *any* shared hash would chain every document into one group through
-    the common phrases they all contain.
+    passages that happen to stand side by side), and grouped by their most widespread hash (the
+    highest document frequency, ties to the smallest hash): a property of the hash, not of the
+    occurrence, so copies of a short template whose edge k-grams differ with their context still
+    fall into one group. Linking through *any* shared hash would chain every document into one
+    group through the common phrases they all contain.
     """
     sel = np.flatnonzero(bp_groups[index.group])
     order = sel[np.lexsort((index.pos[sel], index.docs[sel]))]
@@ -92,10 +94,12 @@ def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: Detec
     if not len(rid):
         return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.zeros(0, dtype=np.int64))
     # A passage is reported when the unbroken boilerplate around it is long enough; passages are
-    # grouped by their smallest hash (a one-hash MinHash sketch).
+    # grouped by their most widespread hash.
     first = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]])
     reported = ((b_end - b_start) >= opts.min_boilerplate_chars)[bid[first]]
-    key = np.minimum.reduceat(index.group[order], first)  # group numbers ascend with hash values
+    group = index.group[order].astype(np.int64)  # group numbers ascend with hash values
+    rank = (index.df[group].astype(np.int64) << 32) | (0xFFFFFFFF - group)
+    key = 0xFFFFFFFF - (np.maximum.reduceat(rank, first) & 0xFFFFFFFF)
     _, key_id = np.unique(key, return_inverse=True)
     return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, key_id, -1))
 

@@ -26,7 +26,7 @@ class DetectOptions:
     min_similarity: float = 0.5  # weakest passage reported (Passage.similarity)
     df_jump: float = 1.5  # a reported boilerplate passage ends where document frequency changes this much
     max_boilerplate_share: float = 0.8  # a passage this much boilerplate in both documents is dropped
-    min_boilerplate_chars: int = 14  # shortest boilerplate passage reported (headings are short)
+    min_boilerplate_chars: int = 9  # shortest boilerplate passage reported: one k-gram (short headings)
 
 
 DEFAULTS = DetectOptions()
