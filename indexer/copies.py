@@ -25,9 +25,11 @@ if TYPE_CHECKING:
 
 def _group(h: np.ndarray, docs: np.ndarray, pos: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Postings grouped by document, positions ascending."""
+    if not len(docs):
+        return {}
     order = np.lexsort((pos, docs))
     h, docs, pos = h[order], docs[order], pos[order]
-    bounds = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]]) if len(docs) else np.zeros(0, np.int64)
+    bounds = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
     ends = np.append(bounds[1:], len(docs))
     return {int(docs[s]): (h[s:e], pos[s:e]) for s, e in zip(bounds.tolist(), ends.tolist(), strict=True)}
 

@@ -158,3 +158,14 @@ def test_users_stock_phrases_never_count(clib, samples_dir):
     after = clib.compare()  # the cached compare is recomputed for the new list
     assert after is not before
     assert not [p for p in after["pairs"] if {p["a"], p["b"]} == {copier.id, origin.id}]
+
+
+def test_report_in_a_library_of_one_and_of_an_unrelated_text(lib, tiny_dir):
+    (tiny_dir / "b.txt").unlink()
+    (tiny_dir / "c.md").unlink()
+    lib.add([tiny_dir])
+    (doc,) = lib.live.values()
+    rep = lib.report(doc.id)
+    assert rep["copy_ratio"] == 0 and rep["sources"] == [] and rep["passages"] == []
+    assert lib.report_text("完全无关的一段文字，谈的是天气和庄稼。")["copy_ratio"] == 0
+    assert lib.compare()["pairs"] == []
