@@ -81,8 +81,11 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
     groups = index.group_of(hashes)
     known = groups >= 0
     self_num = index.doc_ids.index(self_id) if self_id is not None and self_id in index.doc_ids else -1
-    df = np.where(known, index.df[np.maximum(groups, 0)], 0) + (self_num < 0)
-    counts = np.where(known, index.counts[np.maximum(groups, 0)], 0)
+    safe = np.maximum(groups, 0)
+    df = np.zeros(len(hashes), dtype=np.int64) + (self_num < 0)
+    counts = np.zeros(len(hashes), dtype=np.int64)
+    df[known] += index.df[safe[known]]
+    counts[known] = index.counts[safe[known]]
     bp = (df >= opts.min_docs) | (counts > opts.max_postings) | np.isin(hashes, stock_set(opts))
     order = np.argsort(pos[bp], kind="stable")
     bp_pos = pos[bp][order]
