@@ -133,7 +133,8 @@ def _boilerplate_spans(spans, text: str, fps, norm, index, opts) -> list[dict]:
     """The document's boilerplate spans, each with how many library documents carry it."""
     hashes, pos = np.asarray(fps[0], dtype=np.uint64), np.asarray(fps[1], dtype=np.int64)
     groups = index.group_of(hashes)
-    df = np.where(groups >= 0, index.df[np.maximum(groups, 0)], 0)
+    df = np.zeros(len(hashes), dtype=np.int64)
+    df[groups >= 0] = index.df[groups[groups >= 0]]
     where = norm.offsets[np.minimum(pos, len(norm.offsets) - 1)] if len(norm.offsets) else pos
     out = []
     for s, e in spans:
