@@ -391,13 +391,6 @@ class Library:
             self.segments.maybe_merge(set(self.live), self._fingerprint_of, force=len(jobs) >= BATCH_DOCS)
         return report
 
-    def add_prepared(self, prepared: Iterable[ingest.Prepared]) -> AddReport:
-        """Ingest documents already prepared (e.g. uploaded bytes read by the caller)."""
-        report = AddReport()
-        with self.writing():
-            self._ingest(iter(prepared), report, None, None)
-        return report
-
     def _ingest(self, prepared: Iterator[ingest.Prepared], report: AddReport, bar, on_result) -> None:
         self._generation = -1
         known_ids = set(self.catalog.by_id)
