@@ -177,24 +177,22 @@ def compare_corpus(lib: Library) -> dict:
     """Every pair of documents with copied passages, and the boilerplate: the ``compare --json`` shape."""
     opts = lib.detect_options
     live = lib.live
-    mapping = {}
+    fps = {}
     for seg in lib.segments.segments:
         for i, num in enumerate(seg.docnums.tolist()):
             if num in live:
-                mapping[num] = seg.fingerprints(i) if seg.has_fingerprints else _fingerprints(lib, num)
-    for num in set(live) - set(mapping):
-        mapping[num] = _fingerprints(lib, num)
-    result = detect.compare_corpus(dict(sorted(mapping.items())), _loader(lib), options=opts)
-    out = result.to_json({num: live[num].source for num in sorted(mapping)})
-    ids = {num: d.id for num, d in live.items()}
+                fps[num] = seg.fingerprints(i) if seg.has_fingerprints else _fingerprints(lib, num)
+    for num in set(live) - set(fps):
+        fps[num] = _fingerprints(lib, num)
+    # Documents go by their ids (in docnum order), so the result needs no translation afterwards.
+    mapping = {live[num].id: fps[num] for num in sorted(fps)}
+    docnum_of = {live[num].id: num for num in fps}
+    load = _loader(lib)
+    result = detect.compare_corpus(mapping, lambda doc_id: load(docnum_of[doc_id]), options=opts)
+    out = result.to_json({doc_id: live[docnum_of[doc_id]].source for doc_id in mapping})
     for d in out["documents"]:
-        doc = live[d["id"]]
-        d.update(id=doc.id, title=doc.title, chars=doc.chars, **doc.metadata)
-    for p in out["pairs"]:
-        p["a"], p["b"] = ids[p["a"]], ids[p["b"]]
-    for b in out["boilerplate"]:
-        for o in b["occurrences"]:
-            o["doc"] = ids[o["doc"]]
+        doc = live[docnum_of[d["id"]]]
+        d.update(title=doc.title, chars=doc.chars, **doc.metadata)
     out["pairs"].sort(key=lambda p: (-p["shared_chars"], p["a"], p["b"]))
     out["clusters"] = clusters(out["pairs"])
     return out

@@ -23,7 +23,7 @@ from pathlib import Path
 from . import ingest
 from .catalog import Catalog
 from .errors import DocumentNotFound
-from .segments import SegmentSet, write_json_atomic
+from .segments import SegmentSet, write_text_atomic
 from .store import META_FIELDS, Document, Store
 from .text import fold
 
@@ -246,8 +246,10 @@ class Library:
                 cached = self._cached_compare(generation)
                 if cached is None:
                     cached = copies.compare_corpus(self)
-                    data = {"generation": generation, "result": cached}
-                    write_json_atomic(self.path / "compare.json", data)
+                    # the result first, then the key it is valid for: a reader that sees the new
+                    # key finds the new result
+                    write_text_atomic(self.path / "compare.json", json.dumps(cached, ensure_ascii=False))
+                    write_text_atomic(self.path / "compare.key", generation)
                     self._compare = (generation, cached)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -257,14 +259,19 @@ class Library:
         if self._compare is not None and self._compare[0] == generation:
             return self._compare[1]
         try:
+            if (self.path / "compare.key").read_text(encoding="utf-8") != generation:
+                return None
             with open(self.path / "compare.json", encoding="utf-8") as fh:
-                data = json.load(fh)
+                result = json.load(fh)
         except (OSError, ValueError):
             return None
-        if data.get("generation") != generation:
-            return None
-        self._compare = (generation, data["result"])
-        return data["result"]
+        self._compare = (generation, result)
+        return result
+
+    def compare_json_file(self) -> Path:
+        """The whole-corpus comparison as a JSON file (computed if needed), for streaming it out."""
+        self.compare()
+        return self.path / "compare.json"
 
     def _compare_in_background(self, generation: str) -> threading.Thread:
         key = (str(self.path), generation)

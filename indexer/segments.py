@@ -33,9 +33,14 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_json_atomic(path: Path, data) -> None:
+    write_text_atomic(path, json.dumps(data, ensure_ascii=False))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that readers see the old file or the new one, never half."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
