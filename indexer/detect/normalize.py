@@ -110,7 +110,7 @@ def _is_closing(ch: str) -> bool:
 def normalize(text: str) -> Normalized:
     """The normalized view of ``text`` with its offset map (vectorized: a code-point table in numpy)."""
     cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    if not text or max(text) <= "\uffff":
+    if not len(cps) or cps.max() <= 0xFFFF:  # (builtin max() over a str is slow)
         mapped = _bmp_map()[cps]
         if not (mapped == 0xFFFFFFFF).any():
             keep = np.flatnonzero(mapped)
