@@ -34,13 +34,6 @@ def _group(h: np.ndarray, docs: np.ndarray, pos: np.ndarray) -> dict[int, tuple[
     return {int(docs[s]): (h[s:e], pos[s:e]) for s, e in zip(bounds.tolist(), ends.tolist(), strict=True)}
 
 
-def _fingerprints(lib: Library, docnum: int) -> tuple[np.ndarray, np.ndarray]:
-    fps = lib.segments.fingerprints(docnum)
-    if fps is None:  # not yet in a segment (only while a writer is at work)
-        fps = fingerprint_text(lib.texts([docnum])[docnum])
-    return fps
-
-
 def local_index(lib: Library, fps, self_num: int | None, opts: detect.DetectOptions = detect.DEFAULTS):
     """An inverted index that decides boilerplate and finds seeds exactly like the whole library's,
     for the hashes of ``fps`` and of every candidate source.
@@ -66,7 +59,7 @@ def local_index(lib: Library, fps, self_num: int | None, opts: detect.DetectOpti
               and int(x) not in stock}
     use = np.isin(h, np.fromiter(usable, dtype=np.uint64, count=len(usable)))
     candidates = sorted(set(docs[use].tolist()) - {self_num})
-    full = {d: _fingerprints(lib, d) for d in candidates}
+    full = {d: lib.fingerprints(d) for d in candidates}
     if self_num is not None:
         full[self_num] = fps
     every = np.concatenate([hashes] + [np.asarray(f[0], dtype=np.uint64) for f in full.values()])
@@ -147,7 +140,7 @@ def _boilerplate_spans(spans, text: str, fps, norm, index, opts) -> list[dict]:
 def report(lib: Library, doc_id: str) -> dict:
     """The 查重 report of one library document against all the others."""
     doc = lib.get(doc_id)
-    fps = _fingerprints(lib, doc.docnum)
+    fps = lib.fingerprints(doc.docnum)
     return _report(lib, doc.text, fps, doc.docnum, _doc_dict(doc), lib.detect_options)
 
 
@@ -177,13 +170,7 @@ def compare_corpus(lib: Library) -> dict:
     """Every pair of documents with copied passages, and the boilerplate: the ``compare --json`` shape."""
     opts = lib.detect_options
     live = lib.live
-    fps = {}
-    for seg in lib.segments.segments:
-        for i, num in enumerate(seg.docnums.tolist()):
-            if num in live:
-                fps[num] = seg.fingerprints(i) if seg.has_fingerprints else _fingerprints(lib, num)
-    for num in set(live) - set(fps):
-        fps[num] = _fingerprints(lib, num)
+    fps = {num: lib.fingerprints(num) for num in sorted(live)}
     # Documents go by their ids (in docnum order), so the result needs no translation afterwards.
     mapping = {live[num].id: fps[num] for num in sorted(fps)}
     docnum_of = {live[num].id: num for num in fps}

@@ -78,7 +78,7 @@ class Library:
         self._catalog = Catalog([])
         self._compare: tuple[str, dict] | None = None
         self._options = None
-        if (self.path / "dirty").exists() or self.segments.without_fingerprints():
+        if self._needs_repair():
             self._recover()
 
     @property
@@ -159,6 +159,13 @@ class Library:
         if text is None:
             text = fold(self.store.texts([docnum]).get(docnum, ""))
         return text
+
+    def fingerprints(self, docnum: int):
+        """A document's copy-detection fingerprints: stored in its segment, else computed from its text."""
+        fps = self.segments.fingerprints(docnum)
+        if fps is None:
+            fps = ingest.fingerprint_text(self.store.texts([docnum])[docnum])
+        return fps
 
     def stats(self) -> dict:
         docs = list(self.live.values())
@@ -312,6 +319,10 @@ class Library:
 
     # -- writing -----------------------------------------------------------------------------
 
+    def _needs_repair(self) -> bool:
+        """A writer died mid-job, or segments predate stored fingerprints."""
+        return (self.path / "dirty").exists() or bool(self.segments.without_fingerprints())
+
     def _recover(self) -> None:
         """Finish what a crashed writer left half-done, unless a live writer holds the lock."""
         with open(self.path / "write.lock", "a+") as lock:
@@ -320,7 +331,7 @@ class Library:
             except BlockingIOError:
                 return  # a writer is at work; it will finish its own job
             try:
-                if (self.path / "dirty").exists() or self.segments.without_fingerprints():
+                if self._needs_repair():
                     self._reconcile()
                     (self.path / "dirty").unlink(missing_ok=True)
             finally:
@@ -334,7 +345,7 @@ class Library:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 dirty = self.path / "dirty"
-                if dirty.exists() or self.segments.without_fingerprints():
+                if self._needs_repair():
                     self._reconcile()
                 dirty.touch()
                 yield
@@ -364,10 +375,7 @@ class Library:
         for doc in todo:
             self._add_words(writer, doc, words.word_counts(texts[doc.docnum]))
         writer.commit()
-        self.segments.maybe_merge(live, self._fingerprint_of)
-
-    def _fingerprint_of(self, docnum: int):
-        return ingest.fingerprint_text(self.store.texts([docnum])[docnum])
+        self.segments.maybe_merge(live, self.fingerprints)
 
     @staticmethod
     def _add_words(writer, doc: Document, counts: dict[str, int]) -> None:
@@ -395,7 +403,7 @@ class Library:
             finally:
                 if bar is not None:
                     bar.close()
-            self.segments.maybe_merge(set(self.live), self._fingerprint_of, force=len(jobs) >= BATCH_DOCS)
+            self.segments.maybe_merge(set(self.live), self.fingerprints, force=len(jobs) >= BATCH_DOCS)
         return report
 
     def _ingest(self, prepared: Iterator[ingest.Prepared], report: AddReport, bar, on_result) -> None:

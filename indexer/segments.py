@@ -267,8 +267,9 @@ class SegmentSet:
         return loc[0].folded(loc[1]) if loc else None
 
     def fingerprints(self, docnum: int) -> Fingerprints | None:
+        """A document's stored fingerprints; None if no segment holds them."""
         loc = self.locations.get(docnum)
-        return loc[0].fingerprints(loc[1]) if loc else None
+        return loc[0].fingerprints(loc[1]) if loc and loc[0].has_fingerprints else None
 
     def postings(self, hashes: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, ...]:
         """The (hash, docnum, pos) in any segment whose hash is in ``hashes`` (at most ``limit`` of each
