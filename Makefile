@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and make:
 #   make run    install into .venv, index data/samples, serve the portal
-#   make test   install into .venv (with test extras) and run the tests and ruff
+#   make test   install into .venv with the test extras, run ruff and the tests
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
@@ -12,7 +12,12 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+# Running needs only the package and its dependencies; the tests add their extras (pytest, selenium…).
+$(VENV)/.installed: pyproject.toml setup.py | $(BIN)/activate
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
@@ -20,10 +25,9 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/indexer --index $(INDEX) add data/samples
-	@echo "对照 portal: 打开 http://$${DUIZHAO_BIND:-127.0.0.1:8000}/  (Ctrl-C 停止)"
-	DUIZHAO_INDEX=$(INDEX) $(BIN)/gunicorn -c gunicorn.conf.py 'portal:create_app()'
+	DUIZHAO_INDEX=$(INDEX) $(BIN)/portal
 
-test: install
+test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

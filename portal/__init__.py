@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,17 @@ from .index import get_index
 
 __all__ = ["create_app", "get_index"]
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = ROOT / "templates"
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def shipped(name: str) -> Path:
+    """``name`` from the installed wheel (``portal/<name>``, copied by setup.py), else the checkout's."""
+    installed = PACKAGE / name
+    return installed if installed.exists() else ROOT / name
+
+
+TEMPLATES = shipped("templates")
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
@@ -94,9 +104,22 @@ def bootstrap(config: dict[str, Any]) -> None:
     db.init_schema(config["APP_DB"])
     conn = db.connect(config["APP_DB"])
     try:
-        accounts.bootstrap_admin(conn, config.get("ADMIN_PASSWORD"), method=config["PASSWORD_HASH"])
+        password = accounts.bootstrap_admin(conn, config.get("ADMIN_PASSWORD"),
+                                            method=config["PASSWORD_HASH"])
     finally:
         conn.close()
+    if password:
+        print(first_start_notice(password), file=sys.stderr, flush=True)
+
+
+def first_start_notice(password: str) -> str:
+    """The framed block announcing the generated admin password, impossible to miss among log lines."""
+    rule = "═" * 60
+    lines = ["", rule, "  对照：首次启动，已创建管理员账号", "",
+             "    用户名    admin", f"    初始密码 {password}", "",
+             "  这个密码只显示这一次，请现在记下。登录后请立即修改：",
+             "    portal user passwd admin", "  也可以登录后在“用户”页修改。", rule, ""]
+    return "\n".join(lines)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -190,9 +190,7 @@ def bootstrap_admin(db: sqlite3.Connection, password: str | None, *, method: str
     if cur.rowcount != 1:
         return None
     if generated:
-        print(f"对照: 已创建管理员 admin，初始密码 {password} （只显示这一次；请登录后在“用户”页修改）",
-              file=sys.stderr, flush=True)
-        return password
+        return password  # the caller shows it once, framed (portal.first_start_notice)
     print("对照: 已创建管理员 admin（密码取自 DUIZHAO_ADMIN_PASSWORD）", file=sys.stderr, flush=True)
     return None
 

@@ -1,8 +1,9 @@
 """``portal``: serve the portal with gunicorn, or manage accounts (``portal user …``, ``portal token …``).
 
-``portal [--bind …] [--workers N] [--index DIR] [--data DIR]`` execs gunicorn with the repository's
-``gunicorn.conf.py``; ``portal [--data DIR] user add NAME --role admin|inspector`` and the other
-``user``/``token`` commands run the Flask CLI commands of ``portal.commands`` on the same app.
+``portal [--bind …] [--workers N] [--index DIR] [--data DIR]`` execs gunicorn with the shipped
+``gunicorn.conf.py`` (the installed wheel's copy, else the repository's); ``portal [--data DIR] user
+add NAME --role admin|inspector`` and the other ``user``/``token`` commands run the Flask CLI
+commands of ``portal.commands`` on the same app.
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
 ACCOUNT_COMMANDS = ("user", "token")
 
 
@@ -44,9 +43,11 @@ def main(argv: list[str] | None = None) -> None:
         accounts(argv[split:])
         return
     bind = os.environ.get("DUIZHAO_BIND", "127.0.0.1:8000")
-    print(f"对照 portal: 打开 http://{bind}/", file=sys.stderr, flush=True)
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    os.execv(gunicorn, [str(gunicorn), "-c", str(CONFIG), "portal:create_app()"])
+    print(f"对照：在浏览器中打开 http://{bind}/ ，按 Ctrl-C 停止。", file=sys.stderr, flush=True)
+    from . import shipped
+
+    config = shipped("gunicorn.conf.py")  # the wheel's copy, else the checkout's
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", str(config), "portal:create_app()"])
 
 
 if __name__ == "__main__":
