@@ -21,6 +21,7 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.system import pack_uint
 
 _SKIP = re.compile(r"^[\W_]+$")
+WORDS_VERSION = 1  # bump when ``words`` changes: the word index stores its output (``indexer.format``)
 _CJK_BREAK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 _jieba_ready = False
 
@@ -118,7 +119,9 @@ class WordIndex:
         return self._docmap[1]
 
     def searcher(self):
-        if self._searcher is None:
+        # Searcher.refresh() of an empty index (EmptyReader, generation None) raises TypeError on
+        # the second query: such a searcher is just opened again (cheap).
+        if self._searcher is None or self._searcher.reader().generation() is None:
             self._searcher = self.ix.searcher()
         else:
             self._searcher = self._searcher.refresh()

@@ -267,3 +267,28 @@ def test_routes_registered(app):
     for rule in ("/api/search", "/api/documents/<doc_id>/report", "/api/compare", "/api/duplicates",
                  "/healthz", "/documents/<doc_id>/report.csv", "/compare", "/duplicates"):
         assert rule in rules
+
+
+def test_first_start_block_names_the_password_command(tmp_path, portal_index, capsys):
+    from portal import bootstrap
+
+    app = create_app({"DATA": tmp_path, "INDEX": portal_index, "PASSWORD_HASH": "scrypt:1024:8:1"})
+    bootstrap(app.config)
+    err = capsys.readouterr().err
+    assert "═" * 20 in err and "portal user passwd admin" in err and "初始密码 " in err
+    bootstrap(app.config)  # users exist now: nothing more is printed
+    assert capsys.readouterr().err == ""
+
+
+def test_words_search_twice_on_an_empty_library(tmp_path):
+    from test_portal_support import ADMIN_PASSWORD, login, portal_config
+
+    from portal import bootstrap
+
+    app = create_app(portal_config(tmp_path / "index", tmp_path / "data"))
+    bootstrap(app.config)
+    c = app.test_client()
+    login(c, "admin", ADMIN_PASSWORD)
+    for _ in range(2):  # the second query used to raise TypeError in Whoosh's refresh of an empty index
+        r = c.get("/api/search?q=整改&mode=words")
+        assert r.status_code == 200 and r.get_json()["total"] == 0
