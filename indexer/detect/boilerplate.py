@@ -1,18 +1,19 @@
-"""Boilerplate (套话): fingerprints found in at least ``min_docs`` documents or in the stock-phrase
-list. They form regions of each document that never seed a pair, and recurring passages reported
-once with every occurrence."""
+"""Boilerplate (套话): fingerprints found in enough documents (``docs_threshold``: adapts to the corpus
+size), and stock phrases matched whole (``stock``). They form regions of each document that never
+seed a pair, and recurring passages reported once with every occurrence, snapped to clause and
+sentence boundaries."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from indexer.detect.normalize import Normalized, TextCache
 from indexer.detect.options import DetectOptions
 from indexer.detect.postings import DocId, FingerprintIndex
-from indexer.detect.stock import shipped_phrases, stock_hashes, stock_mask
+from indexer.detect.stock import stock_mask
 
 
 @dataclass(frozen=True)
@@ -24,22 +25,23 @@ class Boilerplate:
     text: str
 
 
-def boilerplate_groups(index: FingerprintIndex, opts: DetectOptions) -> np.ndarray:
-    """Per hash group: is it boilerplate (in >= min_docs documents, too frequent, or a stock phrase)."""
-    bp = (index.df >= opts.min_docs) | (index.counts > opts.max_postings)
-    stock = stock_set(opts)
-    if len(stock) and len(index.starts):
-        bp |= np.isin(index.hashes[index.starts], stock)
-    return bp
+def docs_threshold(opts: DetectOptions, n_docs: int) -> int:
+    """In how many documents a fingerprint must be to count as boilerplate, in a corpus of ``n_docs``:
+    ``min_docs`` in a large corpus, fewer in a small archive (a template 3 of 50 materials carry is
+    recognised), never fewer than ``min_docs_floor``. Below ``min_docs_from`` documents a passage in
+    three of them is as likely a copy passed round as a template: ``min_docs`` holds, and templates
+    come from the shipped lists (headings, meeting themes, web-site traces)."""
+    if n_docs < opts.min_docs_from:
+        return opts.min_docs
+    share = math.ceil(opts.min_docs_share * n_docs)
+    return max(2, min(opts.min_docs, max(opts.min_docs_floor, share)))
 
 
-def stock_set(opts: DetectOptions) -> np.ndarray:
-    return _stock_set(stock_list(opts), opts.k)
-
-
-@lru_cache(maxsize=8)
-def _stock_set(phrases: tuple[str, ...], k: int) -> np.ndarray:
-    return stock_hashes(phrases, k=k)
+def boilerplate_groups(index: FingerprintIndex, opts: DetectOptions, n_docs: int | None = None) -> np.ndarray:
+    """Per hash group: is it boilerplate (in enough documents, or too frequent). Stock phrases are
+    not decided per hash but matched whole on each text (``boiler_mask``)."""
+    n = len(index.doc_ids) if n_docs is None else n_docs
+    return (index.df >= docs_threshold(opts, n)) | (index.counts > opts.max_postings)
 
 
 def regions(docs: np.ndarray, pos: np.ndarray, *, k: int, gap: int,
@@ -100,20 +102,26 @@ def find_boilerplate(index: FingerprintIndex, bp_groups: np.ndarray, opts: Detec
     group = index.group[order].astype(np.int64)  # group numbers ascend with hash values
     rank = (index.df[group].astype(np.int64) << 32) | (0xFFFFFFFF - group)
     key = 0xFFFFFFFF - (np.maximum.reduceat(rank, first) & 0xFFFFFFFF)
-    _, key_id = np.unique(key, return_inverse=True)
-    return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, key_id, -1))
+    # The label is the key hash's group number: labels order as their hashes do, and an index over
+    # part of the corpus (the Spark job's) maps it back to the hash itself.
+    return (b_doc, b_start, b_end), (r_doc, r_start, r_end, np.where(reported, key, -1))
 
 
 def stock_list(opts: DetectOptions) -> tuple[str, ...]:
-    """The stock phrases in force: the shipped list (unless switched off) and the user's own."""
-    return (shipped_phrases() if opts.use_stock_phrases else ()) + tuple(opts.stock_phrases)
+    """The user's own stock phrases in force (the shipped lists come with ``use_stock_phrases``)."""
+    return tuple(opts.stock_phrases)
+
+
+def text_stock_mask(norm: Normalized, opts: DetectOptions) -> np.ndarray:
+    """Which normalized characters of a text lie in a whole stock phrase, heading or theme."""
+    return stock_mask(norm, stock_list(opts), shipped=opts.use_stock_phrases)
 
 
 def boiler_mask(norm: Normalized, doc: int, r_doc: np.ndarray, r_start: np.ndarray,
                 r_end: np.ndarray, opts: DetectOptions) -> np.ndarray:
     """Which normalized characters of document number ``doc`` are boilerplate: in its unbroken
     boilerplate regions or in an occurrence of a stock phrase."""
-    mask = stock_mask(norm.text, stock_set(opts), k=opts.k)
+    mask = text_stock_mask(norm, opts)
     lo, hi = np.searchsorted(r_doc, doc), np.searchsorted(r_doc, doc, side="right")
     for s, e in zip(r_start[lo:hi].tolist(), r_end[lo:hi].tolist(), strict=True):
         mask[s:e] = True
@@ -122,6 +130,14 @@ def boiler_mask(norm: Normalized, doc: int, r_doc: np.ndarray, r_start: np.ndarr
 
 def boilerplate_entries(doc_ids, r_doc, r_start, r_end, labels, texts: TextCache) -> list[Boilerplate]:
     """The reported passages (label >= 0) as Boilerplate entries, in original offsets, most common first."""
+    orig_start, orig_end = original_spans(doc_ids, r_doc, r_start, r_end, labels, texts)
+    return group_entries(doc_ids, r_doc, r_start, orig_start, orig_end, labels,
+                         lambda doc, s, e: texts.get(doc).original[s:e])
+
+
+def original_spans(doc_ids, r_doc, r_start, r_end, labels,
+                   texts: TextCache) -> tuple[np.ndarray, np.ndarray]:
+    """The reported passages' (label >= 0) spans in original offsets, snapped to clauses (0 elsewhere)."""
     n = len(r_doc)
     orig_start, orig_end = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     wanted = np.flatnonzero(labels >= 0)
@@ -131,6 +147,15 @@ def boilerplate_entries(doc_ids, r_doc, r_start, r_end, labels, texts: TextCache
         norm = texts.get(doc_ids[r_doc[idx[0]]])
         ends = np.minimum(r_end[idx], len(norm))
         orig_start[idx], orig_end[idx] = norm.spans_to_original(r_start[idx], ends)
+        for i in idx.tolist():
+            orig_start[i], orig_end[i] = snap(norm.original, int(orig_start[i]), int(orig_end[i]))
+    return orig_start, orig_end
+
+
+def group_entries(doc_ids, r_doc, r_start, orig_start, orig_end, labels, text_of) -> list[Boilerplate]:
+    """Reported passages grouped by label into Boilerplate entries, most common first. ``text_of(doc,
+    start, end)`` is an occurrence's original text: the Spark job groups labels away from the texts."""
+    wanted = np.flatnonzero(labels >= 0)
     out = []
     order = wanted[np.lexsort((r_start[wanted], r_doc[wanted], labels[wanted]))]
     for s, e in _runs(labels[order]):
@@ -142,9 +167,37 @@ def boilerplate_entries(doc_ids, r_doc, r_start, r_end, labels, texts: TextCache
                     strict=True)
         occ = tuple((doc_ids[d], a, b) for d, a, b in where)
         longest = max(occ, key=lambda o: o[2] - o[1])
-        out.append(Boilerplate(n_docs, occ, texts.get(longest[0]).original[longest[1]:longest[2]]))
+        out.append(Boilerplate(n_docs, occ, text_of(*longest)))
     out.sort(key=lambda b: (-b.documents, -len(b.text)))
     return out
+
+
+_STOPS = set("。；！？\n")
+_CLAUSE = _STOPS | set("，、：,;:!?")
+
+
+def snap(text: str, start: int, end: int, *, slack: int = 16) -> tuple[int, int]:
+    """``[start, end)`` snapped to clause boundaries: each edge moves out to the nearest clause
+    boundary within ``slack`` characters, else in to the nearest one inside; unchanged if that
+    leaves nothing. Fingerprints only see k-grams, so a recurring passage found through them starts
+    and ends up to a window away from where the shared clause does."""
+    s = start
+    while s > 0 and start - s < slack and text[s - 1] not in _CLAUSE:
+        s -= 1
+    if s > 0 and text[s - 1] not in _CLAUSE:
+        s = start
+        while s < end and text[s - 1] not in _CLAUSE:
+            s += 1
+    e = end
+    while e < len(text) and e - end < slack and text[e - 1] not in _CLAUSE:
+        e += 1
+    if e < len(text) and text[e - 1] not in _CLAUSE:
+        e = end
+        while e > s and text[e - 1] not in _CLAUSE:
+            e -= 1
+    while s < e and text[s].isspace():
+        s += 1
+    return (s, e) if e - s >= 2 else (start, end)
 
 
 def _runs(values: np.ndarray) -> list[tuple[int, int]]:

@@ -27,6 +27,23 @@ class DetectOptions:
     df_jump: float = 1.5  # a reported boilerplate passage ends where document frequency changes this much
     max_boilerplate_share: float = 0.8  # a passage this much boilerplate in both documents is dropped
     min_boilerplate_chars: int = 9  # shortest boilerplate passage reported: one k-gram (short headings)
+    # -- reports (issue 10): adaptive boilerplate threshold and the copying / 少量雷同 tiers
+    min_docs_share: float = 0.05  # in a corpus of min_docs_from or more, this share of documents ...
+    min_docs_floor: int = 3  # ... (at least this many) is enough: a template 3 of 50 materials carry
+    min_docs_from: int = 40  # smaller archives cannot tell a template from a copy passed round: min_docs
+    min_copy_chars: int = 100  # a pair is copying when it shares this many substantive characters ...
+    min_copy_share: float = 0.05  # ... and this share of the smaller material; weaker pairs are 少量雷同
+    # -- the sentence stage (issue 11): seeds that survive synonym spinning, clause swaps, OCR noise
+    sentences: bool = True  # the second seeding stage on sentence units (False: winnowing seeds only)
+    unit_min_chars: int = 8  # a shorter sentence joins the next one
+    unit_max_chars: int = 80  # a longer sentence is cut at its clauses
+    unit_synonyms: bool = True  # 同义词词林 words count by their synonym classes
+    unit_cosine: float = 0.45  # tf-idf cosine of two units' feature bags needed for a seed ...
+    unit_dice: float = 0.35  # ... and Dice of their feature sets (both, as in PAN 2014)
+    unit_max_boilerplate: float = 0.5  # a unit this much boilerplate seeds nothing
+    unit_sketch: int = 8  # features per unit in the corpus-wide candidate index (lowest hashes)
+    unit_max_postings: int = 48  # a sketch feature in more units than this finds no candidates
+    unit_min_pairs: int = 2  # unit pairs two documents need to share to become a candidate pair
 
 
 DEFAULTS = DetectOptions()

@@ -1,0 +1,124 @@
+"""What a pair of materials is: copying, 少量雷同 (a weaker overlap), or reuse of one's own earlier
+material (与本人往年材料重复); which one is earlier and so the likely source; and which passages only
+swap place, unit or person names (换名照搬).
+
+The pair's figures are defined once here and used by the report, the compare page and the overview:
+on each side, the normalized characters (字数: 汉字, letters and digits) the pair's passages cover,
+stock text (whole stock phrases, headings, themes) left out, over that side's 字数 less its stock text.
+So a material compared with itself is 100 %, and a pair sharing only stock text shares nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from indexer.detect.normalize import Normalized
+from indexer.detect.options import DEFAULTS, DetectOptions
+
+COPYING, MINOR, OWN = "copying", "minor", "own"
+TIER_NAMES = {COPYING: "抄袭", MINOR: "少量雷同", OWN: "与本人往年材料重复"}
+NAME_SWAP = "换名照搬"
+
+
+def covered(spans: Sequence[tuple[int, int]], norm: Normalized, counted: np.ndarray) -> int:
+    """Counted normalized characters of ``norm`` inside the original ``spans``."""
+    if not len(norm):
+        return 0
+    cover = np.zeros(len(norm.original) + 1, dtype=bool)
+    for s, e in spans:
+        cover[s:e] = True
+    return int((cover[norm.offsets] & counted).sum())
+
+
+def side_figures(spans: Sequence[tuple[int, int]], norm: Normalized, stock: np.ndarray) -> tuple[int, float]:
+    """(characters, ratio) one side of a pair shares: stock text left out of both."""
+    counted = ~stock
+    base = int(counted.sum())
+    chars = covered(spans, norm, counted)
+    return chars, round(chars / base, 4) if base else 0.0
+
+
+def pair_figures(passages, na: Normalized, nb: Normalized, stock_a: np.ndarray, stock_b: np.ndarray) -> dict:
+    """The figures of a pair from its passages (objects with a_start/a_end/b_start/b_end, or dicts
+    with "a"/"b" spans): characters and ratio on each side, the similarity (the larger ratio, i.e.
+    the share of the smaller material) and the shared characters (the smaller side's count)."""
+    sa = [tuple(p["a"]) if isinstance(p, dict) else (p.a_start, p.a_end) for p in passages]
+    sb = [tuple(p["b"]) if isinstance(p, dict) else (p.b_start, p.b_end) for p in passages]
+    ca, ra = side_figures(sa, na, stock_a)
+    cb, rb = side_figures(sb, nb, stock_b)
+    return {"chars_a": ca, "chars_b": cb, "ratio_a": ra, "ratio_b": rb,
+            "similarity": max(ra, rb), "shared_chars": min(ca, cb)}
+
+
+def tier(figures: dict, opts: DetectOptions = DEFAULTS, *, own: bool = False) -> str:
+    """Copying when the pair shares at least ``min_copy_chars`` substantive characters and
+    ``min_copy_share`` of the smaller material; else 少量雷同. Reuse of one's own material is its own tier."""
+    strong = figures["shared_chars"] >= opts.min_copy_chars and figures["similarity"] >= opts.min_copy_share
+    if not strong:
+        return MINOR
+    return OWN if own else COPYING
+
+
+def same_owner(a: dict, b: dict) -> bool:
+    """Materials of the same author, or of the same unit and role when an author is missing."""
+    if a.get("author") and b.get("author"):
+        return a["author"] == b["author"]
+    return bool(a.get("unit")) and a.get("unit") == b.get("unit") and a.get("role") == b.get("role") \
+        and bool(a.get("role"))
+
+
+def _year(doc: dict) -> int | None:
+    m = re.search(r"(19|20)\d{2}", str(doc.get("year") or ""))
+    return int(m.group(0)) if m else None
+
+
+def earlier(a: dict, b: dict) -> dict:
+    """Which of two materials is earlier, so the likely source: by year, then by date added.
+    {"source": "a"|"b"|None, "basis": "year"|"added"|None}."""
+    ya, yb = _year(a), _year(b)
+    if ya is not None and yb is not None and ya != yb:
+        return {"source": "a" if ya < yb else "b", "basis": "year"}
+    ta, tb = a.get("added"), b.get("added")
+    if ta is not None and tb is not None and ta != tb:
+        return {"source": "a" if ta < tb else "b", "basis": "added"}
+    return {"source": None, "basis": None}
+
+
+_NAME_FLAGS = ("ns", "nr", "nt", "nz")
+_UNIT_SUFFIX = set("省市县区州盟旗镇乡村街局委办厅部院所校司处科社队")
+
+
+def _looks_like_name(text: str, start: int, end: int) -> bool:
+    """Does ``text[start:end]`` lie in a place, unit or person name (jieba's part of speech, or a
+    word ending in an administrative suffix such as 省、市、县、局)?"""
+    import jieba.posseg
+
+    lo, hi = max(0, start - 6), min(len(text), end + 6)
+    at = lo
+    for word, flag in jieba.posseg.cut(text[lo:hi]):
+        w0, w1 = at, at + len(word)
+        at = w1
+        if w1 <= start or w0 >= max(end, start + 1):
+            continue
+        if flag.startswith(_NAME_FLAGS) or (flag.startswith("n") and word[-1] in _UNIT_SUFFIX):
+            return True
+    return False
+
+
+def name_swap(passage: dict, *, max_edit: int = 8, min_similarity: float = 0.8) -> bool:
+    """换名照搬: a passage whose only edits replace short stretches that are place, unit or person names.
+
+    ``passage`` has "text_a"/"text_b" and "edits" relative to them (tag, a0, a1, b0, b1)."""
+    edits = [e for e in passage.get("edits", []) if e[0] != "equal"]
+    if not edits or passage.get("similarity", 0) < min_similarity:
+        return False
+    ta, tb = passage.get("text_a", ""), passage.get("text_b", "")
+    for tag, a0, a1, b0, b1 in edits:
+        if tag != "replace" or a1 - a0 > max_edit or b1 - b0 > max_edit:
+            return False
+        if not (_looks_like_name(ta, a0, a1) or _looks_like_name(tb, b0, b1)):
+            return False
+    return True
