@@ -300,8 +300,8 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
     mapping = {live[num].id: fps[num] for num in sorted(fps)}
     docnum_of = {live[num].id: num for num in fps}
     load = _loader(lib)
-    result = detect.compare_corpus(mapping, lambda doc_id: load(docnum_of[doc_id]), options=opts,
-                                   progress=progress)
+    extra = {"progress": progress} if progress is not None else {}  # (an older detect has no progress)
+    result = detect.compare_corpus(mapping, lambda doc_id: load(docnum_of[doc_id]), options=opts, **extra)
     out = result.to_json({doc_id: live[docnum_of[doc_id]].source for doc_id in mapping})
     docs = {}
     for d in out["documents"]:
