@@ -5,7 +5,7 @@ A segment holds the folded views of a batch of documents as one UTF-8 blob (docu
 restricted to character starts (built by libdivsufsort through ``pydivsufsort``), and a document
 array giving each suffix's document. A phrase is two binary searches plus a ``bincount``: exact
 for every query of one character or more, whatever jieba would make of it. Segments are immutable;
-a manifest written atomically lists the live ones, and small segments are merged into larger ones.
+a manifest written atomically lists the live ones, and ``merge_policy`` says which to merge.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import merge_policy
+from .merge_policy import MergePolicy, SegmentSize, plan
+
 SEPARATOR = b"\xff"
-MAX_SEGMENTS = 8
 
 
 def _fsync_dir(path: Path) -> None:
@@ -55,32 +57,50 @@ def _save(path: Path, arr: np.ndarray) -> None:
 
 
 Fingerprints = tuple[np.ndarray, np.ndarray]  # copy-detection (hashes, positions) of one document
+PARAMS_FILE = "params.json"  # the parameters a segment's data was computed with (see ``format``)
+IN_MEMORY_BELOW = 2 << 20  # smaller segments are read into memory: no open files per upload
 
 
-def _fingerprint_arrays(fps: list[Fingerprints]) -> dict[str, np.ndarray]:
-    """The segment's fingerprints sorted by (hash, doc, pos), and a by-document permutation."""
-    hashes = np.concatenate([np.asarray(h, dtype=np.uint64) for h, _ in fps] or [np.zeros(0, np.uint64)])
-    pos = np.concatenate([np.asarray(p, dtype=np.uint32) for _, p in fps] or [np.zeros(0, np.uint32)])
-    small = np.uint16 if len(fps) < 2**16 else np.uint32
-    docs = np.repeat(np.arange(len(fps), dtype=small), [len(h) for h, _ in fps])
+def _fingerprint_arrays(hashes: np.ndarray, pos: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The segment's fingerprints sorted by (hash, doc, pos), and a by-document permutation; ``hashes``
+    and ``pos`` hold every document's fingerprints in document order, ``counts`` how many each has."""
+    small = np.uint16 if len(counts) < 2**16 else np.uint32
+    docs = np.repeat(np.arange(len(counts), dtype=small), counts)
     order = np.lexsort((pos, docs, hashes))
     by_doc = np.argsort(order, kind="stable").astype(np.uint32)  # sorted position of each doc-order entry
-    starts = np.zeros(len(fps) + 1, dtype=np.int64)
-    np.cumsum([len(h) for h, _ in fps], out=starts[1:])
+    starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
     return {"fp_hash": hashes[order], "fp_doc": docs[order], "fp_pos": pos[order],
             "fp_bydoc": by_doc, "fp_docstart": starts}
 
 
-def build_segment(folder: Path, docnums: list[int], folded: list[str], fps: list[Fingerprints]) -> str:
+def build_segment(folder: Path, docnums: list[int], folded: list[str], fps: list[Fingerprints], *,
+                  params: dict | None = None) -> str:
     """Write a new segment for ``folded`` texts and their copy-detection fingerprints under ``folder``;
-    returns its name (not yet listed in the manifest)."""
+    returns its name (not yet listed in the manifest). ``params``: what the data was computed with."""
+    hashes = np.concatenate([np.asarray(h, dtype=np.uint64) for h, _ in fps] or [np.zeros(0, np.uint64)])
+    pos = np.concatenate([np.asarray(p, dtype=np.uint32) for _, p in fps] or [np.zeros(0, np.uint32)])
+    counts = np.fromiter((len(h) for h, _ in fps), dtype=np.int64, count=len(fps))
+    return _write_segment(folder, docnums, [t.encode("utf-8") for t in folded], hashes, pos, counts, params)
+
+
+def _write_segment(folder: Path, docnums, encoded: list[bytes], hashes: np.ndarray, pos: np.ndarray,
+                   counts: np.ndarray, params: dict | None) -> str:
     from pydivsufsort import divsufsort
 
-    encoded = [t.encode("utf-8") for t in folded]
+    if params is None:
+        from .format import segment_params
+
+        params = segment_params()
     lengths = np.fromiter((len(b) + 1 for b in encoded), dtype=np.int64, count=len(encoded))
     starts = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
-    blob = bytearray(SEPARATOR.join(encoded) + SEPARATOR) if encoded else bytearray()
+    blob = bytearray(int(starts[-1]))  # texts, each followed by the separator
+    for i, b in enumerate(encoded):
+        end = int(starts[i + 1]) - 1
+        blob[int(starts[i]):end] = b
+        blob[end] = SEPARATOR[0]
+    del encoded[:]  # the caller's list: its bytes are in the blob now (a merge's peak memory)
     data = np.frombuffer(blob, dtype=np.uint8)
     if len(data):
         sa = divsufsort(data)
@@ -89,8 +109,8 @@ def build_segment(folder: Path, docnums: list[int], folded: list[str], fps: list
         del first
         sa = sa[keep].astype(np.uint32 if len(data) < 2**32 else np.uint64)
         del keep
-        small = np.uint16 if len(encoded) < 2**16 else np.uint32
-        da = np.repeat(np.arange(len(encoded), dtype=small), lengths)[sa]
+        small = np.uint16 if len(lengths) < 2**16 else np.uint32
+        da = np.repeat(np.arange(len(lengths), dtype=small), lengths)[sa]
     else:
         sa = np.zeros(0, dtype=np.uint32)
         da = np.zeros(0, dtype=np.uint16)
@@ -101,12 +121,19 @@ def build_segment(folder: Path, docnums: list[int], folded: list[str], fps: list
         fh.write(blob)
         fh.flush()
         os.fsync(fh.fileno())
+    del data, blob
     _save(tmp / "starts.npy", starts)
     _save(tmp / "docnums.npy", np.asarray(docnums, dtype=np.int64))
     _save(tmp / "sa.npy", sa)
+    del sa
     _save(tmp / "da.npy", da)
-    for key, arr in _fingerprint_arrays(fps).items():
+    del da
+    for key, arr in _fingerprint_arrays(hashes, pos, counts).items():
         _save(tmp / f"{key}.npy", arr)
+    with open(tmp / PARAMS_FILE, "w", encoding="utf-8") as fh:
+        json.dump(params, fh, ensure_ascii=False, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
     _fsync_dir(tmp)
     os.replace(tmp, folder / name)
     _fsync_dir(folder)
@@ -122,30 +149,35 @@ class PhraseHits:
 
 
 class Segment:
-    """A read-only, memory-mapped segment."""
+    """A read-only segment: memory-mapped, or read into memory when small (no open files then)."""
 
     def __init__(self, path: Path):
         self.path = path
         self.name = path.name
+        self.nbytes = (path / "text.bin").stat().st_size
+        mode = "r" if self.nbytes >= IN_MEMORY_BELOW else None
         self.starts = np.load(path / "starts.npy")
         self.docnums = np.load(path / "docnums.npy")
-        self.sa = np.load(path / "sa.npy", mmap_mode="r")
-        self.da = np.load(path / "da.npy", mmap_mode="r")
+        self.sa = np.load(path / "sa.npy", mmap_mode=mode)
+        self.da = np.load(path / "da.npy", mmap_mode=mode)
         self.has_fingerprints = (path / "fp_hash.npy").exists()
         if self.has_fingerprints:
-            self.fp_hash = np.load(path / "fp_hash.npy", mmap_mode="r")
-            self.fp_doc = np.load(path / "fp_doc.npy", mmap_mode="r")
-            self.fp_pos = np.load(path / "fp_pos.npy", mmap_mode="r")
-            self.fp_bydoc = np.load(path / "fp_bydoc.npy", mmap_mode="r")
+            self.fp_hash = np.load(path / "fp_hash.npy", mmap_mode=mode)
+            self.fp_doc = np.load(path / "fp_doc.npy", mmap_mode=mode)
+            self.fp_pos = np.load(path / "fp_pos.npy", mmap_mode=mode)
+            self.fp_bydoc = np.load(path / "fp_bydoc.npy", mmap_mode=mode)
             self.fp_docstart = np.load(path / "fp_docstart.npy")
-        self._fh = open(path / "text.bin", "rb")
-        size = os.fstat(self._fh.fileno()).st_size
-        if size:
-            import mmap
+        try:
+            self.params: dict | None = json.loads((path / PARAMS_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            self.params = None  # written before segments recorded their parameters (format 1)
+        with open(path / "text.bin", "rb") as fh:
+            if mode is None or not self.nbytes:
+                self.blob = fh.read()
+            else:
+                import mmap
 
-            self.blob = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
-        else:
-            self.blob = b""
+                self.blob = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # keeps its own fd
 
     def __len__(self) -> int:
         return len(self.docnums)
@@ -153,7 +185,14 @@ class Segment:
     def close(self) -> None:
         if hasattr(self.blob, "close"):
             self.blob.close()
-        self._fh.close()
+
+    def live_mask(self, live: np.ndarray) -> np.ndarray:
+        """Which of this segment's documents are in ``live`` (a sorted array of docnums)."""
+        return np.isin(self.docnums, live, assume_unique=True)
+
+    def doc_bytes(self) -> np.ndarray:
+        """Each document's size in the blob (its separator included)."""
+        return np.diff(self.starts)
 
     def folded(self, local: int) -> str:
         return self.blob[self.starts[local]:self.starts[local + 1] - 1].decode("utf-8")
@@ -217,6 +256,7 @@ class SegmentSet:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.manifest_path = self.folder / "manifest.json"
+        self.policy: MergePolicy = merge_policy.DEFAULT_POLICY
         self.segments: list[Segment] = []
         self.locations: dict[int, tuple[Segment, int]] = {}
         self.reload()
@@ -302,45 +342,119 @@ class SegmentSet:
         return first
 
     def add(self, docnums: list[int], folded: list[str], fps: list[Fingerprints]) -> None:
+        """Write one segment of these documents and list it (the caller commits the store after)."""
         if not docnums:
             return
         name = build_segment(self.folder, docnums, folded, fps)
         manifest = self.read_manifest()
         self._commit(manifest["segments"] + [name], max(manifest.get("next_docnum", 1), max(docnums) + 1))
 
-    def maybe_merge(self, live: set[int], fingerprint_of: Callable[[int], Fingerprints], *,
-                    max_segments: int = MAX_SEGMENTS, force: bool = False) -> bool:
-        """Merge the smallest segments (dropping dead documents) when there are too many, and rebuild
-        segments written before fingerprints were stored (``fingerprint_of`` computes them)."""
-        segs = sorted(self.segments, key=lambda s: s.blob.size() if hasattr(s.blob, "size") else 0)
-        if force:
-            victims = segs if len(segs) > 1 else []
-        elif len(segs) > max_segments:
-            victims = segs[: len(segs) - max_segments + 2]
-        else:
-            victims = []
-        victims += [s for s in segs if not s.has_fingerprints and s not in victims]
-        if not victims:
-            return False
-        entries = []
-        for seg in victims:
-            for i, num in enumerate(seg.docnums.tolist()):
-                if num in live:
-                    fp = seg.fingerprints(i) if seg.has_fingerprints else fingerprint_of(num)
-                    entries.append((num, seg.folded(i), fp))
-        entries.sort(key=lambda e: e[0])
-        victim_names = {s.name for s in victims}
-        keep = [s.name for s in self.segments if s.name not in victim_names]
-        new = []
-        if entries:
-            nums, folded, fps = (list(x) for x in zip(*entries, strict=True))
-            new = [build_segment(self.folder, nums, folded, fps)]
-        self._commit(keep + new, self.read_manifest().get("next_docnum", 1), drop=victim_names)
-        return True
+    def sizes(self, live: np.ndarray) -> list[SegmentSize]:
+        """What the merge policy needs of each segment, given the sorted array of live docnums."""
+        out = []
+        for seg in self.segments:
+            mask = seg.live_mask(live)
+            out.append(SegmentSize(seg.name, seg.nbytes, int(seg.doc_bytes()[mask].sum()),
+                                   len(seg.docnums), int(len(mask) - mask.sum())))
+        return out
 
-    def cleanup(self) -> None:
-        """Remove segment folders no manifest lists (left by a crash mid-write)."""
+    def maybe_merge(self, live: Iterable[int], fingerprint_of: Callable[[int], Fingerprints], *,
+                    policy: MergePolicy | None = None) -> int:
+        """Run the tiered merge policy (``self.policy`` unless given; see ``merge_policy``) until it has
+        nothing left to do, dropping dead documents; first rebuild segments written before fingerprints
+        were stored (``fingerprint_of`` computes them). Returns how many merges ran. Each merge reads
+        its victims from their memory maps and writes at most ``policy.max_segment_bytes``: memory
+        stays bounded."""
+        policy = policy or self.policy
+        live_arr = np.unique(np.fromiter(live, dtype=np.int64))
+        merges = 0
+        for seg in self.without_fingerprints():
+            self._merge([seg], live_arr, fingerprint_of)
+            merges += 1
+        for _ in range(10_000):  # each round shrinks the segment count or drops dead bytes
+            todo = plan(self.sizes(live_arr), policy)
+            if not todo:
+                break
+            by_name = {seg.name: seg for seg in self.segments}
+            for names in todo:
+                self._merge([by_name[n] for n in names], live_arr, fingerprint_of)
+                merges += 1
+        return merges
+
+    def _merge(self, victims: list[Segment], live: np.ndarray,
+               fingerprint_of: Callable[[int], Fingerprints]) -> None:
+        """Replace ``victims`` by one segment of their live documents (none if nothing is live)."""
+        docnums: list[np.ndarray] = []
+        encoded: list[bytes] = []
+        hashes: list[np.ndarray] = []
+        positions: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
+        for seg in victims:
+            local = np.flatnonzero(seg.live_mask(live))
+            docnums.append(seg.docnums[local])
+            starts = seg.starts
+            encoded += [bytes(seg.blob[starts[i]:starts[i + 1] - 1]) for i in local.tolist()]
+            if seg.has_fingerprints:
+                bounds = seg.fp_docstart
+                n = bounds[local + 1] - bounds[local]
+                idx = np.repeat(bounds[local], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+                rows = np.asarray(seg.fp_bydoc[idx], dtype=np.int64)  # sorted positions, doc order
+                hashes.append(np.asarray(seg.fp_hash[rows]))
+                positions.append(np.asarray(seg.fp_pos[rows], dtype=np.uint32))
+                counts.append(n)
+            else:
+                for num in seg.docnums[local].tolist():
+                    h, ps = fingerprint_of(num)
+                    hashes.append(np.asarray(h, dtype=np.uint64))
+                    positions.append(np.asarray(ps, dtype=np.uint32))
+                    counts.append(np.array([len(h)], dtype=np.int64))
+        params = victims[0].params if all(v.params == victims[0].params for v in victims) else None
+        if any(not v.has_fingerprints for v in victims):
+            params = None  # fingerprints computed now: today's parameters
+        new = []
+        if sum(map(len, docnums)):
+            nums = np.concatenate(docnums)
+            order = np.argsort(nums, kind="stable")
+            encoded = [encoded[i] for i in order.tolist()]
+            cnt = np.concatenate(counts)
+            starts = np.zeros(len(cnt) + 1, dtype=np.int64)
+            np.cumsum(cnt, out=starts[1:])
+            h_all = np.concatenate(hashes or [np.zeros(0, np.uint64)])
+            p_all = np.concatenate(positions or [np.zeros(0, np.uint32)])
+            n = cnt[order]
+            idx = np.repeat(starts[:-1][order], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+            new = [_write_segment(self.folder, nums[order].tolist(), encoded, h_all[idx], p_all[idx], n,
+                                  params)]
+        victim_names = {s.name for s in victims}
+        manifest = self.read_manifest()
+        keep = [name for name in manifest["segments"] if name not in victim_names]
+        self._commit(keep + new, manifest.get("next_docnum", 1), drop=victim_names)
+
+    def build(self, docnums: list[int], folded: list[str], fps: list[Fingerprints], *,
+              params: dict | None = None) -> str:
+        """Write a segment of these documents without listing it yet (``swap`` lists it)."""
+        return build_segment(self.folder, docnums, folded, fps, params=params)
+
+    def swap(self, old: list[str], new: list[str]) -> None:
+        """List ``new`` segments in place of ``old`` ones in one atomic manifest commit (``indexer
+        upgrade`` rebuilding a segment); a crash before it leaves ``new`` as orphans for ``cleanup``."""
+        manifest = self.read_manifest()
+        names = manifest["segments"]
+        at = min((names.index(n) for n in old if n in names), default=len(names))
+        keep = [n for n in names if n not in old]
+        at -= sum(1 for n in names[:at] if n in old)
+        self._commit(keep[:at] + new + keep[at:], manifest.get("next_docnum", 1), drop=old)
+
+    def cleanup(self) -> int:
+        """Remove segment folders no manifest lists (left by a writer that crashed mid-write or
+        mid-merge); callers hold the write lock. Returns the bytes reclaimed."""
         listed = set(self.read_manifest()["segments"])
+        freed = 0
         for path in self.folder.iterdir():
             if path.is_dir() and path.name not in listed:
+                freed += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
                 shutil.rmtree(path, ignore_errors=True)
+            elif path.name.startswith(".manifest.json.") and path.name.endswith(".tmp"):
+                freed += path.stat().st_size
+                path.unlink(missing_ok=True)
+        return freed
