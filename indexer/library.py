@@ -1,10 +1,10 @@
 """The library: one index folder holding the document store, phrase segments and the word index.
 
 ``Library`` is the public face of ``indexer``: the CLI and the portal only parse, call it and render.
-Writers take an exclusive file lock, so any number of processes may share one index; readers never
-block. SQLite is the commit point: a batch becomes visible when its rows are committed, after its
-phrase segment and word postings were written, so a crash never leaves a visible document
-unsearchable, and the next writer cleans up whatever a crash left half-done.
+A ``Library`` is the read side: search and copy detection receive it, and it refreshes itself
+cheaply when another process committed. Every change goes through ``lib.writer()`` (an
+``indexer.writer.IndexWriter``, which holds the exclusive write lock); ``add`` and ``remove`` here
+are conveniences that open one.
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ import hashlib
 import json
 import os
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from . import ingest
@@ -26,43 +24,16 @@ from .errors import DocumentNotFound
 from .segments import SegmentSet, write_text_atomic
 from .store import META_FIELDS, Document, Store
 from .text import fold
+from .writer import AddReport, FileResult, IndexWriter, needs_repair, recover
 
 DEFAULT_INDEX = Path("data/index")
 _BACKGROUND: dict[tuple[str, str], threading.Thread] = {}  # corpus compares running in this process
 _BACKGROUND_LOCK = threading.Lock()
-BATCH_CHARS = 12_000_000
-BATCH_DOCS = 2_000
 STOCK_FILE = "stock_phrases.txt"
 
 
 def default_index_path() -> Path:
     return Path(os.environ.get("DUIZHAO_INDEX") or DEFAULT_INDEX)
-
-
-@dataclass
-class FileResult:
-    """What happened to one input file: added, replaced, unchanged, duplicate or skipped."""
-
-    path: str
-    source: str
-    status: str
-    id: str | None = None
-    reason: str | None = None
-
-    def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-@dataclass
-class AddReport:
-    results: list[FileResult] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(r.status == status for r in self.results)
-
-    @property
-    def failed(self) -> bool:
-        return any(r.status == "skipped" for r in self.results)
 
 
 class Library:
@@ -78,8 +49,8 @@ class Library:
         self._catalog = Catalog([])
         self._compare: tuple[str, dict] | None = None
         self._options = None
-        if self._needs_repair():
-            self._recover()
+        if needs_repair(self):
+            recover(self)
 
     @property
     def words(self):
@@ -317,165 +288,22 @@ class Library:
         docs = [d for d in result["documents"] if d["id"] in keep]
         return {"documents": docs, "pairs": pairs, "boilerplate": boiler, "clusters": copies.clusters(pairs)}
 
-    # -- writing -----------------------------------------------------------------------------
+    # -- writing (see ``indexer.writer``) ------------------------------------------------------
 
-    def _needs_repair(self) -> bool:
-        """A writer died mid-job, or segments predate stored fingerprints."""
-        return (self.path / "dirty").exists() or bool(self.segments.without_fingerprints())
-
-    def _recover(self) -> None:
-        """Finish what a crashed writer left half-done, unless a live writer holds the lock."""
-        with open(self.path / "write.lock", "a+") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return  # a writer is at work; it will finish its own job
-            try:
-                if self._needs_repair():
-                    self._reconcile()
-                    (self.path / "dirty").unlink(missing_ok=True)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        """Hold the index's write lock; finish any job a crash left half-done first."""
-        lock_path = self.path / "write.lock"
-        with open(lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                dirty = self.path / "dirty"
-                if self._needs_repair():
-                    self._reconcile()
-                dirty.touch()
-                yield
-                self.refresh()
-                dirty.unlink(missing_ok=True)
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _reconcile(self) -> None:
-        """Make the derived indexes match the store: index what is missing, drop what is not live."""
-        self._generation = -1
-        self.segments.cleanup()
-        live = set(self.live)
-        missing = sorted(live - self.segments.indexed_docnums())
-        texts = self.store.texts(missing)
-        self.segments.add(missing, [fold(texts[n]) for n in missing],
-                          [ingest.fingerprint_text(texts[n]) for n in missing])
-        ids = dict(self.catalog.by_id)
-        from . import words
-
-        indexed = self.words.indexed_ids()
-        writer = self.words.ix.writer()
-        for doc_id in indexed - set(ids):
-            writer.delete_by_term("id", doc_id)
-        todo = [ids[i] for i in set(ids) - indexed]
-        texts = self.store.texts(d.docnum for d in todo)
-        for doc in todo:
-            self._add_words(writer, doc, words.word_counts(texts[doc.docnum]))
-        writer.commit()
-        self.segments.maybe_merge(live, self.fingerprints)
-
-    @staticmethod
-    def _add_words(writer, doc: Document, counts: dict[str, int]) -> None:
-        fields = {f: getattr(doc, f) for f in META_FIELDS if getattr(doc, f)}
-        writer.add_document(id=doc.id, docnum=doc.docnum, title=doc.title, words=counts, **fields)
+    def writer(self) -> IndexWriter:
+        """The index's exclusive writer (waits for the write lock): ``with lib.writer() as w: ...``."""
+        return IndexWriter(self)
 
     def add(self, paths: Iterable[Path | str], *, progress: bool = False,
             on_result: Callable[[FileResult], None] | None = None) -> AddReport:
-        """Ingest files and folders; one result per file. Never raises for a bad file."""
+        """Ingest files and folders (see ``IndexWriter.add``); a few files (uploads) are read before
+        the write lock is taken, so other writers wait only for the commit."""
         jobs, problems = ingest.collect(paths)
-        report = AddReport([FileResult(str(p), p.name, "skipped", reason=why) for p, why in problems])
-        if len(jobs) < ingest.PARALLEL_FROM:  # a few files (uploads): read them before taking the lock
-            prepared = list(ingest.prepare_all(jobs))
-            with self.writing():
-                self._ingest(iter(prepared), report, None, on_result)
-            return report
-        with self.writing():
-            bar = None
-            if progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=len(jobs), unit="份", disable=None, dynamic_ncols=True)
-            try:
-                self._ingest(ingest.prepare_all(jobs), report, bar, on_result)
-            finally:
-                if bar is not None:
-                    bar.close()
-            self.segments.maybe_merge(set(self.live), self.fingerprints, force=len(jobs) >= BATCH_DOCS)
-        return report
-
-    def _ingest(self, prepared: Iterator[ingest.Prepared], report: AddReport, bar, on_result) -> None:
-        self._generation = -1
-        known_ids = set(self.catalog.by_id)
-        by_source = {d.source: d for d in self.live.values()}
-        pending: list[tuple[ingest.Prepared, FileResult]] = []
-        replaced: list[str] = []
-        size = 0
-
-        def emit(res: FileResult) -> None:
-            report.results.append(res)
-            if on_result:
-                on_result(res)
-
-        for prep in prepared:
-            if bar is not None:
-                bar.update(1)
-            job = prep.job
-            if prep.error:
-                emit(FileResult(str(job.path), job.source, "skipped", reason=prep.error))
-                continue
-            if prep.id in known_ids:
-                emit(FileResult(str(job.path), job.source, "unchanged", id=prep.id))
-                continue
-            old = by_source.get(job.source)
-            status = "added"
-            if old is not None and old.id != prep.id:
-                status = "replaced"
-                replaced.append(old.id)
-                by_source.pop(job.source)
-            known_ids.add(prep.id)
-            pending.append((prep, FileResult(str(job.path), job.source, status, id=prep.id)))
-            size += len(prep.text)
-            if size >= BATCH_CHARS or len(pending) >= BATCH_DOCS:
-                self._commit(pending, replaced)
-                for _, res in pending:
-                    emit(res)
-                pending, replaced, size = [], [], 0
-        if pending or replaced:
-            self._commit(pending, replaced)
-            for _, res in pending:
-                emit(res)
-
-    def _commit(self, pending: list[tuple[ingest.Prepared, FileResult]], replaced: list[str]) -> None:
-        first = self.segments.reserve_docnums(len(pending))
-        now = time.time()
-        docs = []
-        for i, (prep, _) in enumerate(pending):
-            meta = {k: v for k, v in prep.meta.items() if k in META_FIELDS}
-            docs.append(Document(id=prep.id, docnum=first + i, source=prep.job.source, title=prep.title,
-                                 chars=len(prep.text), added=now, text=prep.text, **meta))
-        self.segments.add([d.docnum for d in docs], [p.folded for p, _ in pending],
-                          [p.fingerprints for p, _ in pending])
-        writer = self.words.ix.writer(limitmb=256)
-        for doc, (prep, _) in zip(docs, pending):
-            self._add_words(writer, doc, prep.counts)
-        writer.commit()
-        self.store.commit_batch(docs, replaced)
-        if replaced:
-            writer = self.words.ix.writer()
-            for doc_id in replaced:
-                writer.delete_by_term("id", doc_id)
-            writer.commit()
-        self.refresh()
+        prepared = list(ingest.prepare_all(jobs)) if len(jobs) < ingest.PARALLEL_FROM else None
+        with self.writer() as w:
+            return w.add_jobs(jobs, problems, prepared=prepared, progress=progress, on_result=on_result)
 
     def remove(self, doc_id: str) -> Document:
         """Remove a document from the library; returns what was removed."""
-        with self.writing():
-            doc = self.resolve(doc_id)
-            self.store.commit_batch([], [doc.id])
-            writer = self.words.ix.writer()
-            writer.delete_by_term("id", doc.id)
-            writer.commit()
-        return doc
+        with self.writer() as w:
+            return w.remove(doc_id)

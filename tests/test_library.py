@@ -9,9 +9,10 @@ import time
 import pytest
 
 from indexer import ingest
-from indexer import library as library_module
+from indexer import writer as writer_module
 from indexer.errors import DocumentNotFound
 from indexer.library import Library
+from indexer.writer import IndexWriter
 from indexer.text import fold
 
 
@@ -90,21 +91,21 @@ def test_remove(lib, tiny_dir):
 
 def test_crash_mid_add_keeps_committed_documents_and_rerun_completes(tmp_path, samples_dir, monkeypatch):
     index = tmp_path / "index"
-    monkeypatch.setattr(library_module, "BATCH_DOCS", 2)
+    monkeypatch.setattr(writer_module, "BATCH_DOCS", 2)
     calls = {"n": 0}
-    real_commit = Library._commit
+    real_commit = IndexWriter._commit
 
     def dying_commit(self, pending, replaced):
         calls["n"] += 1
         if calls["n"] == 2:  # the second batch dies after its segment and words were written
-            self.segments.add([9999], ["半截"], [ingest.fingerprint_text("半截")])
+            self.lib.segments.add([9999], ["半截"], [ingest.fingerprint_text("半截")])
             raise KeyboardInterrupt
         return real_commit(self, pending, replaced)
 
-    monkeypatch.setattr(Library, "_commit", dying_commit)
+    monkeypatch.setattr(IndexWriter, "_commit", dying_commit)
     with Library(index) as lib, pytest.raises(KeyboardInterrupt):
         lib.add([samples_dir])
-    monkeypatch.setattr(Library, "_commit", real_commit)
+    monkeypatch.setattr(IndexWriter, "_commit", real_commit)
     with Library(index) as lib:
         assert len(lib) == 2  # the first batch is committed and searchable
         assert lib.search("巡视", mode="phrase").total == 2
@@ -123,7 +124,7 @@ def test_kill_9_during_add_never_corrupts(tmp_path, samples_dir):
         (corpus / f"{i:04d}.txt").write_text(f"第{i}号材料。\n" + texts[i % 5][: 1500 + i], encoding="utf-8")
     index = tmp_path / "index"
     env = dict(os.environ, PYTHONPATH=str(samples_dir.parent.parent))
-    code = ("import sys; from indexer import library as L; L.BATCH_DOCS = 40; "
+    code = ("import sys; from indexer import writer as W; W.BATCH_DOCS = 40; "
             "from indexer.cli import main; sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "--index", str(index), "add", "-q", str(corpus)],
                             env=env, start_new_session=True, stdout=subprocess.DEVNULL)
