@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from .documents import document_context, documents_context
 from .duplicates import duplicates_context
 from .index import get_index
+from .listing import find
 from .reports import compare_context, report_context
 from .search import search_context
+from .views import int_arg
 
 bp = Blueprint("api", __name__)
+MAX_PICK_QUERY = 100
 
 
 @bp.get("/api/search")
@@ -22,6 +25,14 @@ def search() -> ResponseReturnValue:
 @bp.get("/api/documents")
 def documents() -> ResponseReturnValue:
     return jsonify(documents_context())
+
+
+@bp.get("/api/documents/find")
+def find_documents() -> ResponseReturnValue:
+    """Materials by title, unit, author or id (the compare page's picker): ``?q=…&limit=10``."""
+    q = request.args.get("q", "")[:MAX_PICK_QUERY]
+    limit = int_arg("limit", 10, lo=1, hi=50)
+    return jsonify({"query": q, "documents": find(get_index(), q, limit=limit)})
 
 
 @bp.get("/api/documents/<doc_id>")
@@ -44,6 +55,8 @@ def duplicates() -> ResponseReturnValue:
     ctx = duplicates_context()
     if ctx.get("status") == "computing":
         return jsonify(ctx), 202, {"Retry-After": str(ctx["retry_after"])}
+    if ctx.get("status") == "failed":
+        return jsonify({**ctx, "code": "compare_failed"}), 500
     return jsonify(ctx)
 
 

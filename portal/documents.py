@@ -10,19 +10,23 @@ from indexer.words import words
 
 from .audit import audit
 from .index import get_index
-from .views import doc_id_arg, int_arg
+from .listing import DEFAULT_SORT, page_of
+from .views import doc_id_arg, filters_arg, int_arg
 
 bp = Blueprint("documents", __name__)
 SYNTAX = {"AND", "OR", "NOT"}
 
 
 def documents_context() -> dict:
-    """A page of the library's documents (metadata only)."""
+    """A page of the library's documents: the search page's filters, ``sort``/``order`` and each
+    material's 复制比 from the cached corpus compare (``portal.listing``)."""
     limit = int_arg("limit", 50, lo=0, hi=1000)
     offset = int_arg("offset", 0)
-    total, docs = get_index().documents(limit=limit, offset=offset)
-    audit("list", None, offset=offset, limit=limit)
-    return {"total": total, "limit": limit, "offset": offset, "documents": [d.to_dict() for d in docs]}
+    filters = filters_arg()
+    ctx = page_of(get_index(), filters=filters, sort=request.args.get("sort") or DEFAULT_SORT,
+                  order=request.args.get("order") or "asc", limit=limit, offset=offset)
+    audit("list", None, offset=offset, limit=limit, filters=filters or None, sort=ctx["sort"])
+    return ctx
 
 
 def query_matches(text: str, query: str, mode: str) -> list[list[int]]:

@@ -13,7 +13,7 @@ from indexer.errors import BadQuery
 
 from .audit import audit
 from .index import detection, get_index
-from .views import doc_id_arg
+from .views import attachment, doc_id_arg
 
 bp = Blueprint("reports", __name__)
 CSS = Path(__file__).resolve().parent / "static" / "style.css"
@@ -45,8 +45,9 @@ def compare_context() -> dict:
 
 
 def download_name(report: dict, ext: str) -> str:
-    """An ASCII file name for a report download (the id; titles stay out of headers)."""
-    return f"duizhao-report-{report['document']['id'][:16]}.{ext}"
+    """A download's file name: 查重报告-<the material's title>.<ext> (see ``views.attachment``)."""
+    doc = report["document"]
+    return f"查重报告-{doc.get('title') or doc['id'][:16]}.{ext}"
 
 
 @bp.get("/documents/<doc_id>/report")
@@ -61,7 +62,7 @@ def report_html(doc_id: str) -> Response:
     rep = report_context(doc_id, "html")
     html = render_template("report.html", report=rep, printable=True, css=stylesheet())
     resp = Response(html, mimetype="text/html")
-    resp.headers["Content-Disposition"] = f'attachment; filename="{download_name(rep, "html")}"'
+    resp.headers["Content-Disposition"] = attachment(download_name(rep, "html"), rep["document"]["id"])
     resp.headers["Content-Security-Policy"] = DOWNLOAD_CSP
     return resp
 
@@ -95,13 +96,15 @@ def report_csv(doc_id: str) -> Response:
             p["source_id"], p.get("source"), *p["a"], *p["b"], f"{p['similarity']:.4f}", p["shared_chars"],
             p["text_a"], p["text_b"])])
     resp = Response("\ufeff" + buf.getvalue(), mimetype="text/csv")
-    resp.headers["Content-Disposition"] = f'attachment; filename="{download_name(rep, "csv")}"'
+    resp.headers["Content-Disposition"] = attachment(download_name(rep, "csv"), rep["document"]["id"])
     return resp
 
 
 @bp.get("/compare")
 def compare() -> str:
-    """Two documents side by side with their shared passages aligned."""
+    """Two documents side by side with their shared passages aligned; without both, the picker."""
+    if not (request.args.get("a", "").strip() and request.args.get("b", "").strip()):
+        return render_template("compare.html", pair=None, texts=None)
     pair = compare_context()
     lib = get_index()
     texts = {side: lib.get(pair[side]["id"]).text or "" for side in ("a", "b")}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, current_app, request, url_for
 
@@ -15,7 +18,8 @@ FACET_NAMES = {"unit": "单位", "year": "年度", "role": "职务", "meeting": 
 MODE_NAMES = {"auto": "智能", "phrase": "短语", "words": "词语"}
 MAX_OFFSET = 1_000_000
 MAX_ID = 128
-URL_PARAMS = ("q", "mode", *FACETS, "offset", "limit", "a", "b", "user", "action", "from", "to")
+URL_PARAMS = ("q", "mode", *FACETS, "offset", "limit", "a", "b", "user", "action", "from", "to",
+              "sort", "order")
 
 
 def int_arg(name: str, default: int, *, lo: int = 0, hi: int = MAX_OFFSET) -> int:
@@ -64,6 +68,22 @@ def pct(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * float(value):.{digits}f}%"
 
 
+def when(value: float | None) -> str:
+    """A UNIX time as local ``2026-11-22 08:08``."""
+    return "—" if not value else datetime.fromtimestamp(float(value)).strftime("%Y-%m-%d %H:%M")
+
+
+def attachment(name: str, fallback: str) -> str:
+    """``Content-Disposition`` of a download named ``name`` (Chinese titles included): RFC 6266
+    ``filename*`` in UTF-8, and an ASCII ``filename`` made of ``fallback`` for old clients."""
+    stem, _, ext = name.rpartition(".")
+    stem = re.sub(r'[\x00-\x1f\x7f/\\:*?"<>|]+', "_", stem).strip(" ._")[:120] or fallback
+    ext = re.sub(r"[^A-Za-z0-9]", "", ext)[:8] or "bin"
+    plain = re.sub(r"[^A-Za-z0-9_-]", "", fallback)[:16] or "download"
+    utf8 = quote(f"{stem}.{ext}", safe="")
+    return f"attachment; filename=\"duizhao-{plain}.{ext}\"; filename*=UTF-8''{utf8}"
+
+
 def init_app(app: Flask) -> None:
     """Make the helpers available in templates."""
     app.jinja_env.globals.update(
@@ -73,5 +93,6 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["pct"] = pct
+    app.jinja_env.filters["when"] = when
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -292,3 +292,67 @@ def test_words_search_twice_on_an_empty_library(tmp_path):
     for _ in range(2):  # the second query used to raise TypeError in Whoosh's refresh of an empty index
         r = c.get("/api/search?q=整改&mode=words")
         assert r.status_code == 200 and r.get_json()["total"] == 0
+
+
+def test_documents_sorted_filtered_and_paged(client):
+    full = client.get("/api/documents?sort=chars&order=desc").get_json()
+    chars = [d["chars"] for d in full["documents"]]
+    assert chars == sorted(chars, reverse=True) and full["total"] == len(chars)
+    assert full["facets"]["year"]
+    year, n = next(iter(full["facets"]["year"].items()))
+    only = client.get(f"/api/documents?year={year}&sort=unit").get_json()
+    assert only["total"] == n and {d["year"] for d in only["documents"]} == {year}
+    html = client.get("/documents?sort=chars&order=desc").get_data(as_text=True)
+    assert 'aria-sort="descending"' in html and "字数<span class=\"arrow\">▼</span>" in html
+    assert "order=asc" in html  # the sorted column's link reverses it
+    r = client.get("/api/documents?sort=zzzz")
+    assert r.status_code == 400 and "未知的排序方式" in r.get_json()["error"] and "'" not in r.get_json()["error"]
+
+
+def test_documents_copy_ratio_from_cached_compare_only(app, client):
+    from portal.index import get_index
+
+    before = client.get("/api/documents").get_json()
+    assert before["ratios_ready"] is False and all(d["copy_ratio"] is None for d in before["documents"])
+    with app.app_context():
+        get_index().compare()
+    after = client.get("/api/documents?sort=ratio&order=desc").get_json()
+    ratios = [d["copy_ratio"] for d in after["documents"]]
+    assert after["ratios_ready"] and all(0 <= r <= 1 for r in ratios) and ratios == sorted(ratios, reverse=True)
+    assert ratios[0] > 0  # the copied materials of the fixtures come first
+
+
+def test_ratios_of_unions_passages_per_material():
+    from portal.listing import ratios_of
+
+    result = {"pairs": [{"a": "x", "b": "y", "passages": [{"a": [0, 10], "b": [5, 15]}, {"a": [5, 20], "b": [30, 40]}]}],
+              "minor_pairs": [{"a": "x", "b": "z", "passages": [{"a": [30, 40], "b": [0, 50]}]}],
+              "own_pairs": [{"a": "y", "b": "z", "passages": [{"a": [0, 100], "b": [0, 100]}]}]}
+    assert ratios_of(result, {"x": 100, "y": 100, "z": 40, "w": 10}) == {"x": 0.3, "y": 0.2, "z": 1.0, "w": 0.0}
+
+
+def test_compare_picker_finds_by_title_unit_author(client):
+    docs = client.get("/api/documents?limit=1000").get_json()["documents"]
+    with_unit = next(d for d in docs if d.get("unit"))
+    found = client.get("/api/documents/find", query_string={"q": with_unit["unit"]}).get_json()["documents"]
+    assert with_unit["id"] in [d["id"] for d in found]
+    title_word = docs[0]["title"][:4]
+    found = client.get("/api/documents/find", query_string={"q": title_word, "limit": 3}).get_json()["documents"]
+    assert found and len(found) <= 3 and title_word in found[0]["title"]
+    assert client.get("/api/documents/find?q=").get_json()["documents"] == []
+
+
+def test_report_downloads_are_named_for_the_material(client):
+    from urllib.parse import unquote
+
+    doc = client.get("/api/documents?limit=1").get_json()["documents"][0]
+    for ext in ("csv", "html"):
+        r = client.get(f"/documents/{doc['id']}/report.{ext}")
+        disposition = r.headers["Content-Disposition"]
+        assert f'filename="duizhao-{doc["id"][:16]}.{ext}"' in disposition
+        assert unquote(disposition.split("filename*=UTF-8''")[1]) == f"查重报告-{doc['title']}.{ext}"
+
+
+def test_compare_page_without_ids_offers_the_picker(client):
+    html = client.get("/compare").get_data(as_text=True)
+    assert 'class="picker-form"' in html and 'data-find="/api/documents/find"' in html
