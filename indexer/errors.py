@@ -17,3 +17,15 @@ class BadQuery(DuizhaoError):
 
 class UnreadableFile(DuizhaoError):
     """A file that cannot be ingested; the message says why."""
+
+
+class IndexFormatMismatch(DuizhaoError):
+    """The index was written with other parameters than this program uses (``indexer upgrade``)."""
+
+    def __init__(self, message: str, differences: dict[str, tuple]):
+        super().__init__(message)
+        self.differences = differences
+
+
+class IndexTooNew(DuizhaoError):
+    """The index was written by a newer version of the program."""

@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 _NEWLINES = re.compile(r"\r\n?")
+FOLD_VERSION = 1  # bump when ``_fold_char`` changes: phrase segments store folded text (``indexer.format``)
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 

@@ -19,13 +19,16 @@ import numpy as np
 from indexer.text import Folder
 
 _DROP_CATEGORIES = ("P", "S", "Z", "C")
+# Bump when a rule below changes: stored fingerprints depend on it (``indexer.format``, ``upgrade``).
+NORMALIZE_VERSION = 1
+OPENCC_CONFIG = "t2s"  # OpenCC's traditional→simplified table; its package version is recorded too
 
 
 @lru_cache(maxsize=1)
 def _t2s():
     import opencc
 
-    return opencc.OpenCC("t2s")
+    return opencc.OpenCC(OPENCC_CONFIG)
 
 
 def _fold_one(ch: str) -> str:
