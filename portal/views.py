@@ -11,7 +11,7 @@ from flask import Flask, current_app, request, url_for
 
 from indexer.errors import BadQuery, DocumentNotFound
 
-from . import highlight
+from . import charts, highlight
 
 FACETS = ("unit", "year", "role", "meeting")
 FACET_NAMES = {"unit": "单位", "year": "年度", "role": "职务", "meeting": "会议", "author": "作者"}
@@ -19,7 +19,7 @@ MODE_NAMES = {"auto": "智能", "phrase": "短语", "words": "词语"}
 MAX_OFFSET = 1_000_000
 MAX_ID = 128
 URL_PARAMS = ("q", "mode", *FACETS, "offset", "limit", "a", "b", "user", "action", "from", "to",
-              "sort", "order")
+              "sort", "order", "kind", "tier", "min_ratio", "max_ratio", "coffset", "format")
 
 
 def int_arg(name: str, default: int, *, lo: int = 0, hi: int = MAX_OFFSET) -> int:
@@ -89,7 +89,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         url_with=url_with, pieces=highlight.pieces, Mark=highlight.Mark, spans_marks=highlight.spans_marks,
         edit_sides=highlight.edit_sides, source_colours=highlight.source_colours,
-        FACETS=FACETS, FACET_NAMES=FACET_NAMES, MODE_NAMES=MODE_NAMES,
+        FACETS=FACETS, FACET_NAMES=FACET_NAMES, MODE_NAMES=MODE_NAMES, overview_charts=charts.overview_charts,
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["pct"] = pct
