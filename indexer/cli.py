@@ -116,6 +116,12 @@ def cmd_stats(lib: Library, args) -> int:
 
 
 def cmd_compare(lib: Library, args) -> int:
+    if args.engine == "spark" or args.import_result:  # see indexer.spark.command
+        from .spark.command import run_compare
+
+        status = run_compare(lib, args)
+        if status is not None:
+            return status
     if args.json and args.min_chars <= 0:  # as stored: no second serialization of a large result
         sys.stdout.flush()
         with open(lib.compare_json_file(), "rb") as fh:
@@ -170,9 +176,9 @@ def cmd_report(lib: Library, args) -> int:
 
 
 def cmd_check(lib: Library, args) -> int:
-    from . import readers
+    from . import sandbox
 
-    rep = lib.report_text(readers.read_text(args.file), title=args.file.name)
+    rep = lib.report_text(sandbox.read_text(args.file), title=args.file.name)
     if args.json:
         _print_json(rep)
     else:
@@ -228,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the JSON read by score_compare.py")
     p.add_argument("--min-chars", type=int, default=0, help="only pairs sharing at least N characters")
     p.add_argument("--limit", type=int, default=50, help="rows of the table (not with --json)")
+    from .spark.command import add_arguments as spark_arguments
+
+    spark_arguments(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="查重 report of one document against the library")
@@ -239,12 +248,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("upgrade", help="rebuild what an index stores with other parameters (resumable)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_upgrade, opens_library=False)
     return ap
+
+
+def cmd_upgrade(args) -> int:
+    """Runs before any ``Library`` is opened: an index written with other parameters refuses to open."""
+    from .upgrade import upgrade
+
+    report = upgrade(args.index or default_index_path(), progress=not args.quiet)
+    if args.json:
+        _print_json(report.to_dict())
+    elif not report.differences:
+        print("索引格式已是最新，无需重建。")
+    else:
+        print(f"升级完成：重建短语段 {report.segments_rebuilt} 个（{report.documents_refolded} 份材料），"
+              f"重建词索引 {report.words_rebuilt} 份材料。")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if not getattr(args, "opens_library", True):
+            return args.func(args)
         with Library(args.index) as lib:
             return args.func(lib, args)
     except DuizhaoError as exc:

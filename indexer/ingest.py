@@ -6,14 +6,13 @@ as many processes as there are cores; the single index writer only stores the re
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import detect, readers
+from . import detect, readers, sandbox, store
 from .errors import UnreadableFile
 from .metadata import CSV_NAME, infer_title, infer_year, read_metadata_csv
 from .text import clean_stored, fold
@@ -21,11 +20,22 @@ from .text import clean_stored, fold
 
 @dataclass
 class FileJob:
-    """A file to ingest, the source name it will be known by, and metadata from a CSV."""
+    """A file to ingest, the source it comes from, and metadata from a CSV.
+
+    ``source`` is the material's identity (see ``store``): the absolute path of a file given to
+    ``indexer add``, ``upload:<uuid>/<name>`` for an upload. ``name`` is the file name people see,
+    ``rel`` the path below the folder that was added (how indexes before identity named sources).
+    """
 
     path: Path
     source: str
     meta: dict[str, str] = field(default_factory=dict)
+    name: str = ""
+    rel: str = ""
+
+    def __post_init__(self) -> None:
+        self.name = self.name or Path(self.path).name
+        self.rel = self.rel or self.name
 
 
 @dataclass
@@ -33,7 +43,7 @@ class Prepared:
     """A document ready for the index, or the reason its file was skipped."""
 
     job: FileJob
-    id: str = ""
+    digest: str = ""
     text: str = ""
     title: str = ""
     meta: dict[str, str] = field(default_factory=dict)
@@ -43,9 +53,9 @@ class Prepared:
     error: str | None = None
 
 
-def content_id(text: str) -> str:
-    """A stable id derived from the stored text: the same content always gets the same id."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+def source_of(path: Path) -> str:
+    """The source of a file on disk: its absolute path, symbolic links resolved."""
+    return Path(path).resolve().as_posix()
 
 
 def collect(paths: Iterable[Path | str]) -> tuple[list[FileJob], list[tuple[Path, str]]]:
@@ -71,7 +81,7 @@ def collect(paths: Iterable[Path | str]) -> tuple[list[FileJob], list[tuple[Path
                     if path.suffix.lower() not in readers.SUFFIXES:
                         continue
                     rel = path.relative_to(root).as_posix()
-                    jobs.append(FileJob(path, rel, _meta_for(path, csvs)))
+                    jobs.append(FileJob(path, source_of(path), _meta_for(path, csvs), rel=rel))
         elif root.is_file():
             csv_rows = {}
             if (root.parent / CSV_NAME).is_file():
@@ -79,7 +89,7 @@ def collect(paths: Iterable[Path | str]) -> tuple[list[FileJob], list[tuple[Path
                     csv_rows = {root.parent: read_metadata_csv(root.parent / CSV_NAME)}
                 except (ValueError, OSError, UnicodeError) as exc:
                     problems.append((root.parent / CSV_NAME, f"元数据表无法读取 ({exc})"))
-            jobs.append(FileJob(root, root.name, _meta_for(root, csv_rows)))
+            jobs.append(FileJob(root, source_of(root), _meta_for(root, csv_rows)))
         else:
             problems.append((root, "文件不存在 (no such file or folder)"))
     return jobs, problems
@@ -110,24 +120,25 @@ def prepare_text(job: FileJob, raw: str) -> Prepared:
     if not text.strip():
         return Prepared(job, error="没有文字内容 (no text)")
     meta = dict(job.meta)
-    title = meta.pop("title", "") or infer_title(text, Path(job.source).stem)
+    title = meta.pop("title", "") or infer_title(text, Path(job.name).stem)
     if not meta.get("year"):
         year = infer_year(text, title)
         if year:
             meta["year"] = year
     from . import words  # jieba and Whoosh load on first use: `indexer check` never needs them
 
-    return Prepared(job, id=content_id(text), text=text, title=title, meta=meta, folded=fold(text),
+    return Prepared(job, digest=store.digest(text), text=text, title=title, meta=meta, folded=fold(text),
                     counts=words.word_counts(text), fingerprints=fingerprint_text(text))
 
 
 def prepare(job: FileJob) -> Prepared:
+    """Read (in a child process with memory and time limits: ``sandbox``) and prepare one file."""
     try:
-        raw = readers.read_text(job.path)
+        raw = sandbox.read_text(job.path)
     except UnreadableFile as exc:
         return Prepared(job, error=str(exc))
     except OSError as exc:
-        return Prepared(job, error=f"无法读取 ({exc.strerror or exc})")
+        return Prepared(job, error=readers.os_reason(exc))
     return prepare_text(job, raw)
 
 
@@ -138,6 +149,13 @@ def _init_worker() -> None:
     from .words import _ensure_jieba
 
     _ensure_jieba()
+    sandbox.preload()
+
+
+def _init_pool_worker() -> None:
+    """A pool worker only reads and prepares files: confine it once rather than fork per file."""
+    _init_worker()
+    sandbox.confine_worker()
 
 
 def prepare_all(jobs: list[FileJob], *, processes: int | None = None) -> Iterator[Prepared]:
@@ -152,5 +170,5 @@ def prepare_all(jobs: list[FileJob], *, processes: int | None = None) -> Iterato
     # child of it can hang inside libdivsufsort. The fork server is a clean process.
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["indexer.ingest"])
-    with ctx.Pool(processes, initializer=_init_worker, maxtasksperchild=2000) as pool:
+    with ctx.Pool(processes, initializer=_init_pool_worker, maxtasksperchild=2000) as pool:
         yield from pool.imap(prepare, jobs, chunksize=4)
