@@ -91,7 +91,7 @@ def collect(paths: Iterable[Path | str]) -> tuple[list[FileJob], list[tuple[Path
                     problems.append((root.parent / CSV_NAME, f"元数据表无法读取 ({exc})"))
             jobs.append(FileJob(root, source_of(root), _meta_for(root, csv_rows)))
         else:
-            problems.append((root, "文件不存在 (no such file or folder)"))
+            problems.append((root, "文件或文件夹不存在"))
     return jobs, problems
 
 
@@ -118,7 +118,7 @@ def prepare_text(job: FileJob, raw: str) -> Prepared:
     """Everything the index needs of one document's text."""
     text = clean_stored(raw)
     if not text.strip():
-        return Prepared(job, error="没有文字内容 (no text)")
+        return Prepared(job, error="没有文字内容")
     meta = dict(job.meta)
     title = meta.pop("title", "") or infer_title(text, Path(job.name).stem)
     if not meta.get("year"):

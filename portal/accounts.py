@@ -79,7 +79,7 @@ def check_password(password: str) -> str:
 
 def check_role(role: str) -> str:
     if role not in ROLES:
-        raise AccountError(f"未知角色 {role!r}，可用: {', '.join(ROLES)}")
+        raise AccountError(f"未知角色“{role}”，可用：{'、'.join(ROLES)}")
     return role
 
 
@@ -191,7 +191,7 @@ def bootstrap_admin(db: sqlite3.Connection, password: str | None, *, method: str
         return None
     if generated:
         return password  # the caller shows it once, framed (portal.first_start_notice)
-    print("对照: 已创建管理员 admin（密码取自 DUIZHAO_ADMIN_PASSWORD）", file=sys.stderr, flush=True)
+    print("对照：已创建管理员 admin，密码取自环境变量 DUIZHAO_ADMIN_PASSWORD。", file=sys.stderr, flush=True)
     return None
 
 

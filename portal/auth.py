@@ -41,7 +41,7 @@ __all__ = ["bp", "csrf_token", "init_app", "requires", "role_required"]
 PUBLIC = {"auth.login", "api.healthz", "static"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 THROTTLED = "登录失败次数过多，请 15 分钟后再试。"
-CSRF_FAILED = "表单已过期或来源不明（CSRF 校验失败）。请刷新页面后重试。"
+CSRF_FAILED = "表单已过期或来源不明，安全校验没有通过。请刷新页面后重试。"
 _basic_cache: dict[str, tuple[int, str, float]] = {}  # credentials' HMAC → (user id, stamp, until)
 BASIC_TTL = 300
 
@@ -132,7 +132,8 @@ def gate() -> ResponseReturnValue | None:
     load_user()
     if request.endpoint not in PUBLIC and g.user is None:
         if is_api():
-            resp = jsonify({"error": "请先登录（或提供有效的 API 令牌）", "status": 401})
+            resp = jsonify({"error": "请先登录，或提供有效的 API 令牌。", "code": "unauthorized",
+                            "status": 401})
             resp.headers["WWW-Authenticate"] = 'Bearer realm="duizhao"'
             return resp, 401
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

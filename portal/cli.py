@@ -28,7 +28,8 @@ def accounts(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Parse ``--bind/--workers/--index/--data`` into the environment, then serve or manage accounts."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = argparse.ArgumentParser(prog="portal", description="对照 portal (gunicorn; or: portal user|token …)")
+    ap = argparse.ArgumentParser(prog="portal",
+                                 description="对照：启动门户网站；或管理账号：portal user … / portal token …")
     ap.add_argument("--bind", help="address, default 127.0.0.1:8000 ($DUIZHAO_BIND)")
     ap.add_argument("--workers", type=int, help="worker processes ($DUIZHAO_WORKERS)")
     ap.add_argument("--index", help="index folder ($DUIZHAO_INDEX)")

@@ -19,7 +19,7 @@ def search_context() -> dict:
     q = request.args.get("q", "")
     mode = request.args.get("mode", "auto") or "auto"
     if mode not in MODES:
-        raise BadQuery(f"未知的检索方式 {mode[:20]!r}，可用: {', '.join(MODES)}")
+        raise BadQuery(f"未知的检索方式“{mode[:20]}”，可用：{'、'.join(MODES)}")
     limit = int_arg("limit", page_size(), lo=0, hi=MAX_LIMIT)
     offset = int_arg("offset", 0)
     filters = filters_arg()
