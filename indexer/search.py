@@ -9,6 +9,8 @@ A query in double quotes is a phrase query whatever the mode.
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 
 MODES = ("auto", "phrase", "words")
 MAX_QUERY_CHARS = 500
+MAX_QUERY_TERMS = 64  # words and filters in one word query
+QUERY_SECONDS = 2.0  # time budget of the word part of one query (matching and ranking)
+RANGE_FIELDS = ("year",)  # the only field a [a TO b] range may be asked of: a handful of terms
 MAX_LIMIT = 10_000
 SNIPPET_BEFORE = 40
 SNIPPET_CHARS = 160
@@ -60,28 +65,65 @@ class SearchResult:
     limit: int
     offset: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    phrase_total: int | None = None  # documents containing the whole phrase (None: not looked for)
 
     def to_dict(self) -> dict:
         return {"query": self.query, "mode": self.mode, "total": self.total, "limit": self.limit,
-                "offset": self.offset, "hits": [h.to_dict() for h in self.hits], "facets": self.facets}
+                "offset": self.offset, "phrase_total": self.phrase_total,
+                "hits": [h.to_dict() for h in self.hits], "facets": self.facets}
 
 
 def parse_query(query: str, mode: str) -> tuple[str, str]:
     """Validate the query; returns (mode, text). Quoted text is a phrase query."""
     if not isinstance(query, str):
-        raise BadQuery("查询必须是文字 (query must be text)")
+        raise BadQuery("查询必须是文字。")
     if mode not in MODES:
-        raise BadQuery(f"未知的检索方式 {mode!r}，可用: {', '.join(MODES)}")
+        raise BadQuery(f"未知的检索方式“{mode[:20]}”，可用：{'、'.join(MODES)}")
     text = query.strip()
     if "\x00" in text:
-        raise BadQuery("查询含有非法字符 (NUL)")
+        raise BadQuery("查询含有非法的空字符。")
     if len(text) > MAX_QUERY_CHARS:
-        raise BadQuery(f"查询过长: 最多 {MAX_QUERY_CHARS} 个字符 (query too long)")
+        raise BadQuery(f"查询过长：最多 {MAX_QUERY_CHARS} 个字符。")
     if len(text) >= 2 and (text[0], text[-1]) in _QUOTES:
         text, mode = text[1:-1].strip(), "phrase"
     if not fold(text):
-        raise BadQuery("查询为空 (empty query)")
+        raise BadQuery("查询为空。")
+    if mode == "words":
+        check_word_syntax(text)
     return mode, text
+
+
+_WORD_TOKEN = re.compile(r"[()]|[^\s()]+")
+_OPERATORS = ("AND", "OR", "NOT")
+
+
+def check_word_syntax(text: str) -> None:
+    """A words-mode query whose syntax is malformed (unpaired brackets, an operator with nothing to
+    join, an empty field filter) is refused with the reason, rather than silently matching nothing."""
+    example = "例如：巡视 AND 整改 NOT 形式主义 year:2021"
+    for opening, closing in (("(", ")"), ("[", "]"), ("{", "}")):
+        depth = 0
+        for ch in text:
+            depth += (ch == opening) - (ch == closing)
+            if depth < 0:
+                break
+        if depth:
+            raise BadQuery(f"词语检索的写法有误：括号“{opening}{closing}”没有配对。{example}")
+    tokens = _WORD_TOKEN.findall(text)
+    for i, tok in enumerate(tokens):
+        before = tokens[i - 1] if i else None
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if tok in ("AND", "OR") and (before in (None, "(", *_OPERATORS) or after in (None, ")", "AND", "OR")):
+            raise BadQuery(f"词语检索的写法有误：{tok} 的两边都要有检索词。{example}")
+        if tok == "NOT" and after in (None, ")", "AND", "OR"):
+            raise BadQuery(f"词语检索的写法有误：NOT 后面要有检索词。{example}")
+        if tok == "(" and after == ")":
+            raise BadQuery(f"词语检索的写法有误：括号里没有检索词。{example}")
+        field_name, colon, value = tok.partition(":")
+        if colon and field_name in META_FIELDS and not value and after in (None, ")", *_OPERATORS):
+            raise BadQuery(f"词语检索的写法有误：{field_name}: 后面要写筛选的值。{example}")
+    if not any(t not in ("(", ")", *_OPERATORS) for t in tokens):
+        raise BadQuery(f"词语检索的写法有误：没有要检索的词。{example}")
 
 
 def search(lib: Library, query: str, *, mode: str = "auto", limit: int = 20, offset: int = 0,
@@ -126,7 +168,9 @@ def search(lib: Library, query: str, *, mode: str = "auto", limit: int = 20, off
     hits = [_hit(live[n], texts.get(n, ""), lib.folded(n), score,
                  [phrase_needle] if is_phrase else word_needles, is_phrase)
             for n, score, is_phrase in page]
-    return SearchResult(query, mode, total, hits, limit, offset, catalog.facets(matching))
+    looked = mode == "phrase" or (mode == "auto" and not _has_syntax(text))
+    return SearchResult(query, mode, total, hits, limit, offset, catalog.facets(matching),
+                        phrase_total=len(phrase_nums) if looked else None)
 
 
 def _has_syntax(text: str) -> bool:
@@ -149,24 +193,33 @@ def _positive_terms(q) -> list[str]:
 
 
 def _words_search(lib: Library, text: str, mask: np.ndarray, *, strict: bool):
-    """All matching docnums (unranked, sorted), the words to highlight, and a ranking function."""
-    from whoosh import query as wq
+    """All matching docnums (unranked, sorted), the words to highlight, and a ranking function.
 
-    parser = lib.words.parser()
+    The query is parsed by Whoosh, then checked (``check_word_query``): only words and the filter
+    fields, year ranges only, at most ``MAX_QUERY_TERMS`` terms; matching and ranking together get
+    ``QUERY_SECONDS``. Whoosh's own messages are never shown."""
+    from whoosh import query as wq
+    from whoosh.collectors import TimeLimit, TimeLimitCollector
+
+    _refuse_unsearchable_fields(lib, text)
     try:
-        q = parser.parse(text)
+        q = lib.words.parser().parse(text)
     except Exception as exc:  # whoosh raises assorted errors on malformed syntax
-        raise BadQuery(f"无法解析的查询 (malformed query): {exc}") from exc
+        raise BadQuery(MALFORMED) from exc
     none = np.zeros(0, dtype=np.int64)
     if q is None or q is wq.NullQuery:
         return none, [], lambda k: []
+    check_word_query(q)
+    deadline = time.monotonic() + QUERY_SECONDS
     searcher = lib.words.searcher()
     wmap = lib.words.docmap(searcher)
     try:
-        wdocs = np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
+        wdocs = np.fromiter(_until(searcher.docs_for_query(q), deadline), dtype=np.int64)
+    except BadQuery:
+        raise
     except Exception as exc:
         if strict:
-            raise BadQuery(f"无法执行的查询: {exc}") from exc
+            raise BadQuery(MALFORMED) from exc
         return none, [], lambda k: []
     nums = wmap[wdocs] if len(wdocs) else none
     nums = np.unique(nums[lib.catalog.select(nums, mask)])
@@ -175,11 +228,78 @@ def _words_search(lib: Library, text: str, mask: np.ndarray, *, strict: bool):
         allowed = None
         if len(nums) < len(lib.catalog):
             allowed = set(np.flatnonzero(np.isin(wmap, nums)).tolist())
-        results = searcher.search(q, limit=max(k, 1), filter=allowed)
-        out = [(int(wmap[hit.docnum]), float(hit.score)) for hit in results]
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise BadQuery(TOO_SLOW)
+        collector = TimeLimitCollector(searcher.collector(limit=max(k, 1), filter=allowed), timelimit=left)
+        try:
+            searcher.search_with_collector(q, collector)
+        except TimeLimit:
+            raise BadQuery(TOO_SLOW) from None
+        out = [(int(wmap[hit.docnum]), float(hit.score)) for hit in collector.results()]
         return [(n, s) for n, s in out if n >= 0 and n < len(mask) and mask[n]]
 
     return nums, _positive_terms(q), rank
+
+
+MALFORMED = "无法理解这个词语检索的写法。例如：巡视 AND 整改 NOT 形式主义 year:2021"
+TOO_SLOW = f"查询过于复杂，超过 {QUERY_SECONDS:g} 秒的时间上限；请减少词语或加上筛选条件。"
+_FIELD = re.compile(r"(?<![\w:])(\w+):")
+
+
+def _refuse_unsearchable_fields(lib: Library, text: str) -> None:
+    """Refuse ``title:x``, ``id:…`` and other schema fields that are stored but not for searching
+    (Whoosh would answer with an internal message); unknown names are plain words, as in Whoosh."""
+    known = set(lib.words.ix.schema.names())
+    for name in _FIELD.findall(text):
+        if name in known and name != "words" and name not in FILTER_FIELDS:
+            raise BadQuery(_unsearchable(name))
+
+
+def _unsearchable(name: str) -> str:
+    return f"不能按“{name[:20]}”字段检索；可用的字段：{'、'.join(FILTER_FIELDS)}。"
+
+
+def check_word_query(q) -> None:
+    """Refuse what would make a word query expensive or meaningless: ranges over words, "every
+    document" (``*:*``), prefixes, wildcards and fuzzy terms, fields that are not searchable, and more
+    than ``MAX_QUERY_TERMS`` terms. Raises ``BadQuery`` with a Chinese reason."""
+    from whoosh import query as wq
+
+    terms = 0
+    for node in _walk(q):
+        if isinstance(node, (wq.TermRange, wq.NumericRange, wq.DateRange)):
+            if node.fieldname not in RANGE_FIELDS:
+                raise BadQuery("不支持按词语范围检索（[… TO …]）；范围只能用于年度，如 year:[2019 TO 2021]。")
+            terms += 1
+        elif isinstance(node, wq.Every):
+            raise BadQuery("不支持匹配全部材料的查询（*:*）；请输入要找的词语。")
+        elif isinstance(node, (wq.Prefix, wq.Wildcard, wq.FuzzyTerm, wq.Regex, wq.Variations)):
+            raise BadQuery("不支持通配符、前缀或模糊检索；请输入完整的词语，或用引号检索原文片段。")
+        elif isinstance(node, wq.Term):
+            if node.fieldname != "words" and node.fieldname not in FILTER_FIELDS:
+                raise BadQuery(_unsearchable(node.fieldname))
+            terms += 1
+        if terms > MAX_QUERY_TERMS:
+            raise BadQuery(f"查询中的词语过多：最多 {MAX_QUERY_TERMS} 个。")
+
+
+def _walk(q):
+    """``q`` and every query inside it, depth first."""
+    stack = [q]
+    while stack:
+        node = stack.pop()
+        yield node
+        if hasattr(node, "children"):
+            stack.extend(node.children())
+
+
+def _until(docs, deadline: float):
+    """The docnums of ``docs``, refusing the query once ``deadline`` has passed."""
+    for i, doc in enumerate(docs):
+        if not i & 4095 and time.monotonic() > deadline:
+            raise BadQuery(TOO_SLOW)
+        yield doc
 
 
 def _hit(doc: Document, text: str, folded: str, score: float, needles: list[str], is_phrase: bool) -> Hit:
