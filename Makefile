@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 INDEX  ?= data/index
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean fonts
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml setup.py | $(BIN)/activate
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,spark]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -30,6 +30,10 @@ run: install
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# PDF reports need Pango and a Chinese font (Debian; run as root, or with sudo).
+fonts:
+	fc-list | grep -qi "WenQuanYi Micro Hei" || (apt-get update && apt-get install -y fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig)
 
 clean:
 	rm -rf $(VENV) $(INDEX) .pytest_cache .ruff_cache
