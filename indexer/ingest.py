@@ -73,7 +73,7 @@ def collect(paths: Iterable[Path | str]) -> tuple[list[FileJob], list[tuple[Path
                     try:
                         csvs[here] = read_metadata_csv(here / CSV_NAME)
                     except (ValueError, OSError, UnicodeError) as exc:
-                        problems.append((here / CSV_NAME, f"元数据表无法读取 ({exc})"))
+                        problems.append((here / CSV_NAME, f"元数据表无法读取：{exc}"))
                 for name in sorted(filenames):
                     path = here / name
                     if name.startswith(".") or name == CSV_NAME:
@@ -88,7 +88,7 @@ def collect(paths: Iterable[Path | str]) -> tuple[list[FileJob], list[tuple[Path
                 try:
                     csv_rows = {root.parent: read_metadata_csv(root.parent / CSV_NAME)}
                 except (ValueError, OSError, UnicodeError) as exc:
-                    problems.append((root.parent / CSV_NAME, f"元数据表无法读取 ({exc})"))
+                    problems.append((root.parent / CSV_NAME, f"元数据表无法读取：{exc}"))
             jobs.append(FileJob(root, source_of(root), _meta_for(root, csv_rows)))
         else:
             problems.append((root, "文件或文件夹不存在"))
