@@ -49,11 +49,44 @@ def write_text_atomic(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
-def _save(path: Path, arr: np.ndarray) -> None:
-    with open(path, "wb") as fh:
-        np.save(fh, arr)
-        fh.flush()
-        os.fsync(fh.fileno())
+ARRAYS, LAYOUT = "arrays.bin", "layout.json"  # a segment's arrays in one file: one map, one open file
+
+
+class _ArrayFile:
+    """Writes arrays one after another into one file (64-byte aligned) and their layout beside it."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.fh = open(folder / ARRAYS, "wb")
+        self.layout: dict[str, list] = {}
+
+    def add(self, name: str, arr: np.ndarray) -> None:
+        arr = np.ascontiguousarray(arr)
+        self.fh.write(b"\0" * (-self.fh.tell() % 64))
+        self.layout[name] = [self.fh.tell(), arr.dtype.str, list(arr.shape)]
+        self.fh.write(arr.data if arr.size else b"")
+
+    def close(self) -> None:
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        with open(self.folder / LAYOUT, "w", encoding="utf-8") as fh:
+            json.dump(self.layout, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def _load_arrays(folder: Path, mapped: bool) -> dict[str, np.ndarray]:
+    """The arrays of a segment: views of one memory map (or of one read, for small segments)."""
+    layout = json.loads((folder / LAYOUT).read_text(encoding="utf-8"))
+    base = (np.memmap(folder / ARRAYS, dtype=np.uint8, mode="r") if mapped
+            else np.fromfile(folder / ARRAYS, dtype=np.uint8))
+    out = {}
+    for name, (offset, dtype, shape) in layout.items():
+        dtype = np.dtype(dtype)
+        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        out[name] = base[offset:offset + size].view(dtype).reshape(shape)
+    return out
 
 
 Fingerprints = tuple[np.ndarray, np.ndarray]  # copy-detection (hashes, positions) of one document
@@ -122,14 +155,16 @@ def _write_segment(folder: Path, docnums, encoded: list[bytes], hashes: np.ndarr
         fh.flush()
         os.fsync(fh.fileno())
     del data, blob
-    _save(tmp / "starts.npy", starts)
-    _save(tmp / "docnums.npy", np.asarray(docnums, dtype=np.int64))
-    _save(tmp / "sa.npy", sa)
+    arrays = _ArrayFile(tmp)
+    arrays.add("starts", starts)
+    arrays.add("docnums", np.asarray(docnums, dtype=np.int64))
+    arrays.add("sa", sa)
     del sa
-    _save(tmp / "da.npy", da)
+    arrays.add("da", da)
     del da
     for key, arr in _fingerprint_arrays(hashes, pos, counts).items():
-        _save(tmp / f"{key}.npy", arr)
+        arrays.add(key, arr)
+    arrays.close()
     with open(tmp / PARAMS_FILE, "w", encoding="utf-8") as fh:
         json.dump(params, fh, ensure_ascii=False, sort_keys=True)
         fh.flush()
@@ -156,17 +191,21 @@ class Segment:
         self.name = path.name
         self.nbytes = (path / "text.bin").stat().st_size
         mode = "r" if self.nbytes >= IN_MEMORY_BELOW else None
-        self.starts = np.load(path / "starts.npy")
-        self.docnums = np.load(path / "docnums.npy")
-        self.sa = np.load(path / "sa.npy", mmap_mode=mode)
-        self.da = np.load(path / "da.npy", mmap_mode=mode)
-        self.has_fingerprints = (path / "fp_hash.npy").exists()
+        if (path / LAYOUT).exists():
+            arrays = _load_arrays(path, mode is not None)
+        else:  # written before the arrays shared one file: one .npy file each
+            arrays = {f.stem: np.load(f, mmap_mode=mode) for f in path.glob("*.npy")}
+        self.starts = np.array(arrays["starts"])
+        self.docnums = np.array(arrays["docnums"])
+        self.sa = arrays["sa"]
+        self.da = arrays["da"]
+        self.has_fingerprints = "fp_hash" in arrays
         if self.has_fingerprints:
-            self.fp_hash = np.load(path / "fp_hash.npy", mmap_mode=mode)
-            self.fp_doc = np.load(path / "fp_doc.npy", mmap_mode=mode)
-            self.fp_pos = np.load(path / "fp_pos.npy", mmap_mode=mode)
-            self.fp_bydoc = np.load(path / "fp_bydoc.npy", mmap_mode=mode)
-            self.fp_docstart = np.load(path / "fp_docstart.npy")
+            self.fp_hash = arrays["fp_hash"]
+            self.fp_doc = arrays["fp_doc"]
+            self.fp_pos = arrays["fp_pos"]
+            self.fp_bydoc = arrays["fp_bydoc"]
+            self.fp_docstart = np.array(arrays["fp_docstart"])
         try:
             self.params: dict | None = json.loads((path / PARAMS_FILE).read_text(encoding="utf-8"))
         except FileNotFoundError:
