@@ -11,6 +11,7 @@ is lost: a document is acknowledged only after its SQLite commit).
 
 import multiprocessing
 import os
+import sys
 
 bind = os.environ.get("DUIZHAO_BIND", "127.0.0.1:8000")
 # Search is CPU-bound Python: about two workers per core. Each worker opens the index lazily on its
@@ -43,8 +44,13 @@ def when_ready(server):
     once. Workers check again on their first request (same single transaction), so ``flask run`` works too.
     """
     from portal import bootstrap, load_config
+    from portal.accounts import WeakAdminPassword
 
-    bootstrap(load_config())
+    try:
+        bootstrap(load_config())
+    except WeakAdminPassword as exc:  # refuse to start, saying why, without a traceback
+        print(f"对照：无法启动。{exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 def post_worker_init(worker):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 import secrets
 import sqlite3
 import sys
@@ -18,14 +17,15 @@ from dataclasses import dataclass
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import policy
+
 ROLES = {"admin": "管理员", "inspector": "检查人员"}
 # What each role may do; admin may do everything an inspector may, and more.
 PERMISSIONS = {
     "inspector": {"search", "read", "report", "upload"},
     "admin": {"search", "read", "report", "upload", "delete", "users", "audit"},
 }
-NAME_RE = re.compile(r"^[\w.\-@\u4e00-\u9fff]{1,64}$")
-MIN_PASSWORD = 8
+MIN_PASSWORD = policy.MIN_PASSWORD
 HASH_METHOD = "scrypt"
 TOKEN_PREFIX = "dz_"
 THROTTLE_WINDOW = 15 * 60
@@ -35,6 +35,10 @@ THROTTLE_PER_IP = 30
 
 class AccountError(ValueError):
     """A user-facing refusal (bad name, weak password, unknown user, last admin)."""
+
+
+class WeakAdminPassword(AccountError):
+    """``DUIZHAO_ADMIN_PASSWORD`` breaks the password policy: the portal refuses to start."""
 
 
 @dataclass
@@ -63,18 +67,28 @@ def _user(row: sqlite3.Row | None) -> User | None:
 
 
 def check_name(name: str) -> str:
-    name = (name or "").strip()
-    if not NAME_RE.match(name):
-        raise AccountError("用户名须为 1–64 个字母、数字、汉字或 . - _ @")
-    return name
+    """The name as stored (NFKC), or ``AccountError`` saying what is wrong with it (``policy``)."""
+    try:
+        return policy.check_name(name)
+    except policy.PolicyError as exc:
+        raise AccountError(str(exc)) from None
 
 
-def check_password(password: str) -> str:
-    if len(password or "") < MIN_PASSWORD:
-        raise AccountError(f"密码至少 {MIN_PASSWORD} 个字符")
-    if len(password) > 1024:
-        raise AccountError("密码过长")
-    return password
+def check_password(password: str, name: str = "") -> str:
+    """``password`` if the password policy allows it for user ``name`` (``policy``)."""
+    try:
+        return policy.check_password(password, name)
+    except policy.PolicyError as exc:
+        raise AccountError(str(exc)) from None
+
+
+def look_alike(db: sqlite3.Connection, name: str) -> str | None:
+    """An existing user name that looks like ``name`` on screen (same TR39 skeleton), if any."""
+    key = policy.skeleton(name)
+    for (other,) in db.execute("SELECT name FROM users"):
+        if policy.skeleton(other) == key:
+            return other
+    return None
 
 
 def check_role(role: str) -> str:
@@ -90,7 +104,8 @@ def hash_password(password: str, method: str = HASH_METHOD) -> str:
 def get_user(db: sqlite3.Connection, name_or_id: str | int) -> User | None:
     if isinstance(name_or_id, int):
         return _user(db.execute("SELECT * FROM users WHERE id = ?", (name_or_id,)).fetchone())
-    return _user(db.execute("SELECT * FROM users WHERE name = ?", (name_or_id,)).fetchone())
+    name = policy.normalize_name(name_or_id)
+    return _user(db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone())
 
 
 def list_users(db: sqlite3.Connection) -> list[User]:
@@ -100,7 +115,11 @@ def list_users(db: sqlite3.Connection) -> list[User]:
 def add_user(db: sqlite3.Connection, name: str, role: str, password: str, *,
              method: str = HASH_METHOD) -> User:
     name, role = check_name(name), check_role(role)
-    check_password(password)
+    check_password(password, name)
+    clash = look_alike(db, name)
+    if clash is not None:
+        raise AccountError(f"用户 {clash} 已存在" if clash.casefold() == name.casefold()
+                           else f"用户名“{name}”与已有用户“{clash}”看起来一样，请换一个")
     try:
         db.execute("INSERT INTO users (name, role, password, created) VALUES (?, ?, ?, ?)",
                    (name, role, hash_password(password, method), time.time()))
@@ -110,10 +129,13 @@ def add_user(db: sqlite3.Connection, name: str, role: str, password: str, *,
 
 
 def set_password(db: sqlite3.Connection, name: str, password: str, *, method: str = HASH_METHOD) -> None:
-    check_password(password)
-    if db.execute("UPDATE users SET password = ? WHERE name = ?",
-                  (hash_password(password, method), name)).rowcount != 1:
+    """A new password for ``name``; every session of theirs ends (also the one that asked)."""
+    user = get_user(db, name)
+    if user is None:
         raise AccountError(f"没有用户 {name}")
+    check_password(password, user.name)
+    db.execute("UPDATE users SET password = ? WHERE id = ?", (hash_password(password, method), user.id))
+    end_sessions(db, user.id)
 
 
 def _admins_left_after(db: sqlite3.Connection, name: str) -> int:
@@ -146,6 +168,7 @@ def remove_user(db: sqlite3.Connection, name: str) -> None:
         if user.role == "admin" and not _admins_left_after(db, name):
             raise AccountError("不能删除最后一个管理员")
         db.execute("DELETE FROM tokens WHERE user_id = ?", (user.id,))
+        db.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
         db.execute("DELETE FROM users WHERE id = ?", (user.id,))
         db.execute("COMMIT")
     except BaseException:
@@ -162,11 +185,20 @@ def _dummy_hash(method: str) -> str:
 def authenticate(db: sqlite3.Connection, name: str, password: str, *,
                  method: str = HASH_METHOD) -> User | None:
     """The user if the password is right, else None (the same scrypt work either way)."""
-    user = get_user(db, (name or "").strip()[:64])
+    user = get_user(db, policy.normalize_name(name)[:policy.NAME_MAX])
     if user is None:
         check_password_hash(_dummy_hash(method), password or "")
         return None
     return user if check_password_hash(user.password, password or "") else None
+
+
+def check_admin_password(password: str) -> None:
+    """Raise ``WeakAdminPassword`` (the portal refuses to start) if ``DUIZHAO_ADMIN_PASSWORD`` is weak."""
+    try:
+        policy.check_password(password, "admin")
+    except policy.PolicyError as exc:
+        raise WeakAdminPassword(f"DUIZHAO_ADMIN_PASSWORD 不符合密码要求：{exc}。"
+                                "请换一个密码后再启动。") from None
 
 
 def bootstrap_admin(db: sqlite3.Connection, password: str | None, *, method: str = HASH_METHOD) -> str | None:
@@ -174,6 +206,8 @@ def bootstrap_admin(db: sqlite3.Connection, password: str | None, *, method: str
 
     Returns the password when this call created the account with a generated one, else None.
     """
+    if password:  # checked even when unused, so a weak one is never left waiting in the environment
+        check_admin_password(password)
     if db.execute("SELECT 1 FROM users LIMIT 1").fetchone():
         return None
     generated = not password
@@ -193,6 +227,36 @@ def bootstrap_admin(db: sqlite3.Connection, password: str | None, *, method: str
         return password  # the caller shows it once, framed (portal.first_start_notice)
     print("对照：已创建管理员 admin，密码取自环境变量 DUIZHAO_ADMIN_PASSWORD。", file=sys.stderr, flush=True)
     return None
+
+
+# -- sessions ------------------------------------------------------------------------------------
+# A login is a row in ``sessions``; the cookie carries only its random id (stored hashed). Logging out,
+# a new password or removing the user deletes the rows, so a copied cookie stops working at once.
+
+def create_session(db: sqlite3.Connection, user_id: int, ip: str, *, lifetime: float) -> str:
+    """A new session of ``user_id``: its id, for the cookie (only its hash is stored)."""
+    sid = secrets.token_urlsafe(32)
+    now = time.time()
+    db.execute("INSERT INTO sessions (hash, user_id, created, expires, ip) VALUES (?, ?, ?, ?, ?)",
+               (token_hash(sid), user_id, now, now + lifetime, ip[:64]))
+    db.execute("DELETE FROM sessions WHERE expires < ?", (now,))
+    return sid
+
+
+def session_user(db: sqlite3.Connection, sid: str) -> User | None:
+    """The user of a live session id, else None."""
+    row = db.execute("SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id "
+                     "WHERE s.hash = ? AND s.expires > ?", (token_hash(sid), time.time())).fetchone()
+    return _user(row)
+
+
+def end_session(db: sqlite3.Connection, sid: str) -> None:
+    db.execute("DELETE FROM sessions WHERE hash = ?", (token_hash(sid),))
+
+
+def end_sessions(db: sqlite3.Connection, user_id: int) -> int:
+    """End every session of a user (new password, removal); how many there were."""
+    return db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,)).rowcount
 
 
 # -- API tokens -------------------------------------------------------------------------------

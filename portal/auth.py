@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import secrets
 import time
+import unicodedata
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -30,7 +32,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from . import accounts
+from . import accounts, policy
 from .audit import audit
 from .db import get_db
 from .errors import error_response
@@ -68,9 +70,20 @@ def csrf_ok() -> bool:
 
 
 def safe_next(target: str | None) -> str:
-    """A local path to go to after login (never another site)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or "\\" in target:
-        return url_for("search.index")
+    """A path on this site to go to after login, else the search page.
+
+    Browsers drop tabs and line breaks inside URLs and read a backslash as a slash, so ``/\t/evil``,
+    ``/\\evil`` and ``//evil`` all lead to another host: anything with a control character or a
+    backslash, anything not starting with exactly one slash, and anything that parses with a scheme
+    or host is refused (a CR or LF would also be refused as a header value)."""
+    home = url_for("search.index")
+    if not target or len(target) > 2048 or not target.startswith("/") or target.startswith("//"):
+        return home
+    if "\\" in target or any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return home
     return target
 
 
@@ -112,14 +125,23 @@ def load_user() -> None:
         elif scheme.lower() == "basic":
             g.user, g.auth = _basic_user(db, cred.strip()), "basic"
         return
-    uid = session.get("uid")
-    if uid is None:
+    sid = session.get("sid")
+    if not isinstance(sid, str) or not sid:
         return
+    user = accounts.session_user(get_db(), sid)  # server-side: logout and new passwords end it
+    if user is None:
+        session.pop("sid", None)
+        return
+    g.user, g.auth = user, "session"
+
+
+def start_session(user: accounts.User) -> None:
+    """Log ``user`` in on this browser: a new session row, a new cookie, a new CSRF token."""
     lifetime = current_app.permanent_session_lifetime.total_seconds()
-    user = accounts.get_user(get_db(), int(uid))
-    if user is None or session.get("stamp") != user.stamp or time.time() - session.get("at", 0) > lifetime:
-        session.pop("uid", None)
-        return
+    sid = accounts.create_session(get_db(), user.id, client_ip(), lifetime=lifetime)
+    session.clear()
+    session.permanent = True
+    session.update(sid=sid, csrf=secrets.token_urlsafe(32))
     g.user, g.auth = user, "session"
 
 
@@ -152,7 +174,7 @@ def login() -> ResponseReturnValue:
         if g.user is not None:
             return redirect(target)
         return render_template("login.html", next=target, error=None)
-    name = request.form.get("username", "").strip()[:64]
+    name = policy.normalize_name(request.form.get("username", ""))[:policy.NAME_MAX]
     password = request.form.get("password", "")
     db = get_db()
     if accounts.throttled(db, name, client_ip()):
@@ -165,10 +187,7 @@ def login() -> ResponseReturnValue:
         audit("login_failed", name)
         return render_template("login.html", next=target, error="用户名或密码不正确。", username=name), 401
     accounts.clear_failures(db, name, client_ip())
-    session.clear()
-    session.permanent = True
-    session.update(uid=user.id, stamp=user.stamp, at=time.time(), csrf=secrets.token_urlsafe(32))
-    g.user, g.auth = user, "session"
+    start_session(user)
     audit("login", user.name)
     return redirect(target)
 
@@ -176,6 +195,9 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     audit("logout", g.user.name if g.user else None)
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        accounts.end_session(get_db(), sid)  # a copy of the cookie stops working too
     session.clear()
     return redirect(url_for("auth.login"))
 

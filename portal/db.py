@@ -1,4 +1,5 @@
-"""The portal's own SQLite database (``$DUIZHAO_DATA/app.sqlite``): users, tokens, audit, login attempts.
+"""The portal's own SQLite database (``$DUIZHAO_DATA/app.sqlite``): users, sessions, tokens, audit, login
+attempts.
 
 Like flaskr's ``get_db()``: one connection per request, closed on teardown. WAL mode so the audit
 writes of several gunicorn workers never block readers; autocommit, with explicit ``BEGIN IMMEDIATE``
@@ -47,6 +48,14 @@ CREATE TABLE IF NOT EXISTS login_failures (
 );
 CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures(name, ip, at);
 CREATE INDEX IF NOT EXISTS login_failures_ip ON login_failures(ip, at);
+CREATE TABLE IF NOT EXISTS sessions (
+    hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    ip TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
 """
 
 

@@ -99,7 +99,7 @@ def test_csrf_required_on_every_form(app, client, admin):
         who = admin if endpoint != "auth.login" else app.test_client()
         r = who.open(url, method=method, data={"name": "x", "action": "add", "role": "admin"})
         assert r.status_code == 400, (method, url)
-        assert "CSRF" in r.get_data(as_text=True)
+        assert "安全校验" in r.get_data(as_text=True)
         r = who.open(url, method=method, data={"csrf_token": "forged", "username": "admin"})
         assert r.status_code == 400, (method, url)
     assert admin.get("/api/documents?limit=1000").get_json()["total"] == before
