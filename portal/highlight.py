@@ -6,6 +6,7 @@ Templates print each piece's text through Jinja's autoescaping and wrap it in a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -58,6 +59,30 @@ def pieces(text: str, marks: Iterable[Mark], anchors: dict[int, str] | None = No
         href = next((m.href for m in over if m.href), None)
         title = next((m.title for m in over if m.title), None)
         out.append(Piece(text[s:e], cls, href, title, anchors.get(s)))
+    return out
+
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(?=\S)(.*?)[ \t#]*$", re.M)
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+
+
+def markdown_marks(text: str) -> list[Mark]:
+    """Markdown headings (``# …``) and bold (``**…**``) in a material's text, as marks: the marks
+    characters get ``md-mark`` (hidden by the style sheet), the text ``md-h1``…``md-h6`` or
+    ``md-strong``. The text itself is untouched, so every other span keeps its exact offsets."""
+    out: list[Mark] = []
+    for m in _HEADING.finditer(text):
+        out.append(Mark(m.start(1), m.start(2), "md-mark"))
+        if m.end(2) > m.start(2):
+            out.append(Mark(m.start(2), m.end(2), f"md-h{len(m.group(1))}"))
+        if m.end() > m.end(2):
+            out.append(Mark(m.end(2), m.end(), "md-mark"))
+    for m in _STRONG.finditer(text):
+        if "\n" in m.group(2):
+            continue
+        out.append(Mark(m.start(1), m.end(1), "md-mark"))
+        out.append(Mark(m.start(2), m.end(2), "md-strong"))
+        out.append(Mark(m.end(2), m.end(), "md-mark"))
     return out
 
 

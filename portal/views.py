@@ -88,6 +88,7 @@ def init_app(app: Flask) -> None:
     """Make the helpers available in templates."""
     app.jinja_env.globals.update(
         url_with=url_with, pieces=highlight.pieces, Mark=highlight.Mark, spans_marks=highlight.spans_marks,
+        markdown_marks=highlight.markdown_marks,
         edit_sides=highlight.edit_sides, source_colours=highlight.source_colours,
         FACETS=FACETS, FACET_NAMES=FACET_NAMES, MODE_NAMES=MODE_NAMES, overview_charts=charts.overview_charts,
     )

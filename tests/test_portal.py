@@ -115,9 +115,10 @@ def test_words_and_auto_modes(client):
     ("/api/search?q=政治&offset=-5", 400),
     ("/api/search?q=政治&offset=99999999999999999999", 400),
     ("/api/search?q=政治&year=2021&unit=", 200),
-    ("/api/search?q=(((&mode=words", 200),  # malformed word syntax: the library answers 0 hits
-    ("/api/search?q=NOT&mode=words", 200),
-    ("/api/search?q=year:[2000 TO&mode=words", 200),
+    ("/api/search?q=(((&mode=words", 400),  # malformed word syntax: a message, not zero hits
+    ("/api/search?q=NOT&mode=words", 400),
+    ("/api/search?q=year:[2000 TO&mode=words", 400),
+    ("/api/search?q=AND (&mode=words", 400),
     ("/api/documents?limit=x", 400),
     ("/api/documents/nonexistent", 404),
     ("/api/documents/" + "f" * 500, 404),
@@ -353,9 +354,51 @@ def test_report_downloads_are_named_for_the_material(client):
         r = client.get(f"/documents/{doc['id']}/report.{ext}")
         disposition = r.headers["Content-Disposition"]
         assert f'filename="duizhao-{doc["id"][:16]}.{ext}"' in disposition
-        assert unquote(disposition.split("filename*=UTF-8''")[1]) == f"查重报告-{doc['title']}.{ext}"
+        name = unquote(disposition.split("filename*=UTF-8''")[1])
+        assert name.startswith("查重报告-") and name.endswith(f"{doc['title']}.{ext}")
 
 
 def test_compare_page_without_ids_offers_the_picker(client):
     html = client.get("/compare").get_data(as_text=True)
     assert 'class="picker-form"' in html and 'data-find="/api/documents/find"' in html
+
+
+@pytest.mark.parametrize("query, reason", [
+    ("AND (", "括号"), ("巡视 AND", "AND 的两边"), ("NOT", "NOT 后面"), ("巡视 unit:", "unit: 后面"),
+    ("()", "括号里没有"), ("year:[2000 TO", "括号"),
+])
+def test_malformed_word_query_gets_a_message(client, query, reason):
+    r = client.get("/api/search", query_string={"q": query, "mode": "words"})
+    body = r.get_json()
+    assert r.status_code == 400 and reason in body["error"]
+    page = client.get("/", query_string={"q": query, "mode": "words"})
+    assert page.status_code == 400 and reason in page.get_data(as_text=True)
+    assert client.get("/api/search", query_string={"q": "巡视 AND (整改 OR 学习) NOT 形式主义 year:2021",
+                                                   "mode": "words"}).status_code == 200
+
+
+def test_auto_search_says_when_no_material_has_the_whole_phrase(client):
+    body = client.get("/api/search?q=政治站位 整改落实不到位").get_json()
+    assert body["phrase_total"] == 0 and body["total"] > 0
+    html = client.get("/?q=政治站位 整改落实不到位").get_data(as_text=True)
+    assert "没有材料含有完整的短语“政治站位 整改落实不到位”，下面是同时含有其中各个词语的材料" in html
+    whole = client.get("/?q=政治站位").get_data(as_text=True)
+    assert "没有材料含有完整的短语" not in whole
+
+
+
+def test_markdown_marks_shown_as_headings_and_bold_with_exact_spans(client):
+    from portal.highlight import markdown_marks
+
+    text = "# 标题\n\n**一、存在的主要问题**\n正文"
+    marks = {(text[m.start:m.end], m.cls) for m in markdown_marks(text)}
+    assert marks == {("# ", "md-mark"), ("标题", "md-h1"), ("**", "md-mark"), ("一、存在的主要问题", "md-strong")}
+    hits = client.get("/api/search?q=存在的主要问题&mode=phrase&limit=50").get_json()["hits"]
+    doc = next(h for h in hits if "**" in h["snippet"])
+    page = client.get("/?q=存在的主要问题&mode=phrase&limit=50").get_data(as_text=True)
+    assert '<mark class="md-mark">**</mark>' in page and 'class="md-strong' in page
+    html = client.get(f"/documents/{doc['id']}").get_data(as_text=True)
+    assert '<mark class="md-mark"># </mark>' in html and 'class="md-h1"' in html
+    body = client.get(f"/api/documents/{doc['id']}?q=存在的主要问题&mode=phrase").get_json()
+    s, e = body["matches"][0]
+    assert body["text"][s:e] == "存在的主要问题" and body["text"].startswith("# ")  # stored text unchanged
