@@ -11,14 +11,24 @@ import json
 import time
 from datetime import datetime
 
-from flask import Blueprint, g, has_request_context, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    g,
+    has_request_context,
+    jsonify,
+    render_template,
+    request,
+    stream_with_context,
+)
 from flask.typing import ResponseReturnValue
 
 from indexer.errors import BadQuery
 
+from .audit_text import audit_csv, describe
 from .db import get_db
 from .roles import requires
-from .views import int_arg
+from .views import attachment, int_arg
 
 bp = Blueprint("audit", __name__)
 ACTIONS = {
@@ -26,8 +36,12 @@ ACTIONS = {
     "duplicates": "重复总览", "list": "浏览材料", "upload": "上传", "delete": "删除", "login": "登录",
     "logout": "退出", "login_failed": "登录失败", "login_throttled": "登录受限", "user_add": "新建用户",
     "user_role": "修改角色", "user_password": "重设密码", "user_remove": "删除用户",
-    "token_revoke": "吊销令牌",
+    "token_revoke": "吊销令牌", "replace": "上传新版本", "metadata": "修改元数据",
+    "check": "查重检测", "stock_add": "新增套话", "stock_remove": "删除套话",
+    "password_change": "修改本人密码", "password_change_failed": "修改本人密码失败",
+    "audit_export": "导出审计日志",
 }
+MAX_EXPORT = 200_000  # rows in one CSV export (the newest, when the filter matches more)
 MAX_TARGET = 500
 MAX_DETAIL = 20_000
 
@@ -57,8 +71,8 @@ def day_start(value: str, name: str) -> float | None:
         raise BadQuery(f"日期 {name} 须为 年-月-日，如 2024-05-01") from None
 
 
-def audit_rows(filters: dict[str, str], limit: int, offset: int) -> tuple[int, list[dict]]:
-    """Rows matching the filters, newest first, and how many match in all."""
+def where_clause(filters: dict[str, str]) -> tuple[str, list]:
+    """The SQL condition of the audit filters (user, action, text, from/to dates)."""
     where, args = [], []
     if filters.get("user"):
         where.append("user = ?")
@@ -76,23 +90,35 @@ def audit_rows(filters: dict[str, str], limit: int, offset: int) -> tuple[int, l
     if end is not None:
         where.append("at < ?")
         args.append(end + 86400)
-    clause = " WHERE " + " AND ".join(where) if where else ""
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+def entry(r) -> dict:
+    """One audit row as shown: its time in words, its details parsed and described."""
+    row = dict(r)
+    row["time"] = datetime.fromtimestamp(row["at"]).strftime("%Y-%m-%d %H:%M:%S")
+    row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
+    row["description"] = describe(row["detail"])
+    return row
+
+
+def audit_rows(filters: dict[str, str], limit: int, offset: int) -> tuple[int, list[dict]]:
+    """Rows matching the filters, newest first, and how many match in all."""
+    clause, args = where_clause(filters)
     db = get_db()
     total = db.execute(f"SELECT COUNT(*) FROM audit{clause}", args).fetchone()[0]
     rows = db.execute(f"SELECT * FROM audit{clause} ORDER BY id DESC LIMIT ? OFFSET ?",
                       [*args, limit, offset])
-    out = []
-    for r in rows:
-        row = dict(r)
-        row["time"] = datetime.fromtimestamp(row["at"]).strftime("%Y-%m-%d %H:%M:%S")
-        row["detail"] = json.loads(row["detail"]) if row["detail"] else {}
-        out.append(row)
-    return total, out
+    return total, [entry(r) for r in rows]
+
+
+def request_filters() -> dict[str, str]:
+    filters = {k: request.args.get(k, "").strip()[:200] for k in ("user", "action", "q", "from", "to")}
+    return {k: v for k, v in filters.items() if v}
 
 
 def audit_context() -> dict:
-    filters = {k: request.args.get(k, "").strip()[:200] for k in ("user", "action", "q", "from", "to")}
-    filters = {k: v for k, v in filters.items() if v}
+    filters = request_filters()
     limit = int_arg("limit", 50, lo=1, hi=1000)
     offset = int_arg("offset", 0)
     total, rows = audit_rows(filters, limit, offset)
@@ -107,6 +133,22 @@ def page() -> str:
     users = [r[0] for r in get_db().execute(
         "SELECT DISTINCT user FROM audit WHERE user IS NOT NULL ORDER BY 1")]
     return render_template("audit.html", log=ctx, actions=ACTIONS, users=users)
+
+
+@bp.get("/admin/audit.csv")
+@requires("audit")
+def export() -> Response:
+    """The filtered audit log as CSV (newest first, at most ``MAX_EXPORT`` rows), streamed."""
+    filters = request_filters()
+    clause, args = where_clause(filters)
+    db = get_db()
+    rows = (entry(r) for r in db.execute(f"SELECT * FROM audit{clause} ORDER BY id DESC LIMIT ?",
+                                         [*args, MAX_EXPORT]).fetchall())
+    audit("audit_export", None, filters=filters or None)
+    resp = Response(stream_with_context(audit_csv(rows, ACTIONS)), mimetype="text/csv")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M")
+    resp.headers["Content-Disposition"] = attachment(f"审计日志-{stamp}.csv", f"audit-{stamp}")
+    return resp
 
 
 @bp.get("/api/audit")

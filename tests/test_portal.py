@@ -402,3 +402,38 @@ def test_markdown_marks_shown_as_headings_and_bold_with_exact_spans(client):
     body = client.get(f"/api/documents/{doc['id']}?q=存在的主要问题&mode=phrase").get_json()
     s, e = body["matches"][0]
     assert body["text"][s:e] == "存在的主要问题" and body["text"].startswith("# ")  # stored text unchanged
+
+
+def test_audit_details_in_words_and_csv_export(app, client, admin):
+    import csv as csv_module
+    import io
+
+    from portal.audit_text import describe
+
+    client.get("/?q=政治站位&mode=phrase&year=2021")
+    page = admin.get("/admin/audit?action=search").get_data(as_text=True)
+    assert "检索方式：短语；筛选：年度 2021；结果：" in page
+    assert "filters:" not in page and "{&#34;year" not in page
+    assert 'href="/admin/audit.csv?action=search"' in page
+    r = admin.get("/admin/audit.csv?action=search")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert "filename*=UTF-8''%E5%AE%A1%E8%AE%A1%E6%97%A5%E5%BF%97" in r.headers["Content-Disposition"]
+    text = r.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    rows = list(csv_module.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0] == ["时间", "用户", "地址", "操作", "对象", "详情"]
+    assert rows[1][1:5] == ["inspector", "127.0.0.1", "检索", "政治站位"] and "年度 2021" in rows[1][5]
+    assert all(row[3] == "检索" for row in rows[1:])
+    assert client.get("/admin/audit.csv").status_code == 403  # inspectors may not read the log
+    assert describe({"files": [{"name": "a.txt", "status": "rejected", "reason": "空文件"}], "via": "token"}) \
+        == "文件：a.txt（未加入：空文件）；方式：API 令牌"
+    assert describe({"formula": "=1+1"}) == "formula：=1+1"  # unknown keys still shown
+
+
+def test_audit_csv_cells_never_start_a_formula():
+    from portal.audit_text import audit_csv
+
+    entries = [{"time": "2026-01-01 00:00:00", "user": "=cmd", "ip": "", "action": "search", "target": "+1",
+                "detail": {}}]
+    lines = "".join(audit_csv(entries, {"search": "检索"})).splitlines()
+    assert lines[1] == "2026-01-01 00:00:00,'=cmd,,检索,'+1,"
