@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from . import detect, readers, sandbox, store
@@ -171,4 +173,22 @@ def prepare_all(jobs: list[FileJob], *, processes: int | None = None) -> Iterato
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["indexer.ingest"])
     with ctx.Pool(processes, initializer=_init_pool_worker, maxtasksperchild=2000) as pool:
-        yield from pool.imap(prepare, jobs, chunksize=4)
+        yield from _imap_bounded(pool, jobs, AHEAD)
+
+
+AHEAD = 256  # documents prepared ahead of the writer at most: its memory must not grow with the corpus
+
+
+def _imap_bounded(pool, jobs: list[FileJob], ahead: int) -> Iterator[Prepared]:
+    """``pool.imap(prepare, jobs)`` keeping at most ``ahead`` results waiting for the consumer: a plain
+    imap queues every result while the writer commits a batch, so memory grows with the corpus."""
+    window: deque = deque()
+    todo = iter(jobs)
+    for job in islice(todo, ahead):
+        window.append(pool.apply_async(prepare, (job,)))
+    while window:
+        result = window.popleft().get()
+        job = next(todo, None)
+        if job is not None:
+            window.append(pool.apply_async(prepare, (job,)))
+        yield result

@@ -275,3 +275,26 @@ def test_a_large_segment_holds_two_open_files(tmp_path, monkeypatch):
     assert _open_fds() - before == 2
     assert segs.find("第8号材料").docnums.tolist() == [8]
     segs.close()
+
+
+def test_ingest_never_prepares_more_than_a_window_ahead_of_the_writer():
+    """A plain ``imap`` queued every prepared document while the writer was busy committing."""
+    submitted: list[int] = []
+
+    class Done:
+        def __init__(self, value):
+            self.value = value
+
+        def get(self):
+            return self.value
+
+    class Pool:
+        def apply_async(self, func, args):
+            submitted.append(args[0])
+            return Done(args[0] * 10)
+
+    out = []
+    for i, result in enumerate(ingest._imap_bounded(Pool(), list(range(1000)), 16), 1):
+        out.append(result)
+        assert len(submitted) <= i + 16
+    assert out == [j * 10 for j in range(1000)]
