@@ -2,7 +2,8 @@
 """Score copy detection on a corpus built by make_corpus.py, next to a simple peer.
 
     .venv/bin/python bench/compare_eval.py /work/corpora/c200s7 [/work/corpora/c200s1 ...]
-        [--shared /work/shared/bench] [--out bench/out] [--no-peer] [--min-docs 5]
+        [--shared /work/shared/bench] [--out bench/out] [--no-peer] [--old-peer] [--min-docs 5]
+        [--set KNOB=VALUE ...]
 
 Reads DIR/docs/*.txt directly (no index), fingerprints every document, runs the whole-corpus
 compare of indexer.detect, writes bench/out/NAME.detect.json, scores it with the benchmark's
@@ -10,6 +11,8 @@ score_compare.py, and does the same for the peer "exact13": every run of 13 iden
 (whitespace and width ignored) shared by two documents, a common rule of thumb of commercial
 checkers, with 13-grams in >= min_docs documents reported as boilerplate; and "exact13+merge", the
 same with runs of a pair merged when they lie within merge_gap of each other in both documents.
+With --old-peer, also "winnow-only": this pipeline with its sentence stage off (the pipeline as it was
+before the stage), measured in the same run. Corpora from bench/rewrite_corpus.py score the same way.
 Prints a side-by-side table.
 """
 
@@ -21,6 +24,7 @@ import sys
 import time
 import unicodedata
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -180,7 +184,9 @@ def main() -> None:
     ap.add_argument("corpora", type=Path, nargs="+")
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "bench")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
-    ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--no-peer", action="store_true", help="without the exact13 peers")
+    ap.add_argument("--old-peer", action="store_true",
+                    help="also run the pipeline without the sentence stage (sentences=False) as a peer")
     ap.add_argument("--no-score", action="store_true", help="timing only (e.g. a corpus without truth)")
     ap.add_argument("--min-docs", type=int, default=DetectOptions.min_docs)
     ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
@@ -189,7 +195,8 @@ def main() -> None:
     knobs = {}
     for kv in args.set:
         key, value = kv.split("=", 1)
-        knobs[key] = type(getattr(DetectOptions, key))(value)
+        kind = type(getattr(DetectOptions, key))
+        knobs[key] = value.lower() in ("1", "true", "yes", "on") if kind is bool else kind(value)
     opts = DetectOptions(min_docs=args.min_docs, **knobs)
     sys.path.insert(0, str(args.shared))
     from score_compare import score  # the benchmark's scorer, beside the corpora
@@ -200,6 +207,8 @@ def main() -> None:
         texts = load_docs(corpus)
         truth = None if args.no_score else json.loads((corpus / "truth.json").read_text(encoding="utf-8"))
         methods = [("duizhao", lambda t: run_detect(t, opts))]
+        if args.old_peer:  # today's pipeline before issue 11: winnowing seeds only
+            methods.append(("winnow-only", lambda t: run_detect(t, replace(opts, sentences=False))))
         if not args.no_peer:
             methods.append(("exact13", lambda t: run_exact13(t, opts.min_docs)))
             methods.append(("exact13+merge", lambda t: run_exact13(t, opts.min_docs, merge=opts.merge_gap)))

@@ -164,7 +164,9 @@ def fortune_paragraphs(path: Path | None) -> list[str]:
         for para in re.split(r"\n\s*\n", entry):
             lines = [x.strip() for x in para.splitlines() if x.strip() and not x.strip().startswith("--")]
             text = "".join(lines)
-            if len(re.findall(r"[\u4e00-\u9fff]", text)) >= 30 and re.search(r"[。！？]", text):
+            hanzi = len(re.findall(r"[\u4e00-\u9fff]", text))
+            latin = len(re.findall(r"[A-Za-z]", text))  # software documentation: not materials' prose
+            if hanzi >= 30 and latin < hanzi / 20 and re.search(r"[。！？]", text):
                 out.append(text)
     return out
 

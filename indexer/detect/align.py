@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from indexer.detect.cluster import Box, absorb_runs, cluster_unambiguous_first, fine_runs, merge_boxes
+from indexer.detect.cluster import (
+    Box,
+    absorb_runs,
+    cluster_unambiguous_first,
+    fine_runs,
+    merge_boxes,
+    unit_boxes,
+)
 from indexer.detect.normalize import Normalized
 from indexer.detect.options import DEFAULTS, DetectOptions
 
@@ -77,14 +84,15 @@ def _grow(box: Box, a: str, b: str, opts: DetectOptions) -> Box:
     """The box with its four edges extended past the outermost seeds."""
     w, d = opts.extend_window, opts.extend_drop
     a0, a1, b0, b1 = box.a0, box.a1, box.b0, box.b1
-    for pa, pb, _ in {min(box.seeds), min(box.seeds, key=lambda s: (s[1], s[0]))}:
+    every = box.seeds + box.units
+    for pa, pb, *_ in {min(every), min(every, key=lambda s: (s[1], s[0]))}:
         i, j = _extend_far(a, b, pa, pb, -1, window=w, drop=d)
         a0, b0 = min(a0, i), min(b0, j)
-    ends = [(pa + n, pb + n) for pa, pb, n in box.seeds]
+    ends = [(pa + na, pb + nb) for pa, pb, na, nb in every]
     for ea, eb in {max(ends), max(ends, key=lambda s: (s[1], s[0]))}:
         i, j = _extend_far(a, b, ea, eb, 1, window=w, drop=d)
         a1, b1 = max(a1, i), max(b1, j)
-    return Box(a0, a1, b0, b1, box.seeds, box.core)
+    return Box(a0, a1, b0, b1, box.seeds, box.core, box.units)
 
 
 def _edits(a: Normalized, b: Normalized, box: Box) -> tuple[int, tuple[Edit, ...]]:
@@ -102,8 +110,12 @@ def _edits(a: Normalized, b: Normalized, box: Box) -> tuple[int, tuple[Edit, ...
 
 
 def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOptions = DEFAULTS, *,
-               boiler_a: np.ndarray | None = None, boiler_b: np.ndarray | None = None) -> list[Passage]:
+               boiler_a: np.ndarray | None = None, boiler_b: np.ndarray | None = None,
+               units: np.ndarray | None = None) -> list[Passage]:
     """The copied passages between two documents, given their seeds as rows (pos in a, pos in b).
+
+    ``units`` are the sentence stage's seeds (``sentences.sentence_seeds``: rows a0, a1, b0, b1);
+    they cluster with the fingerprint seeds, each counting as one seed towards ``min_seeds``.
 
     ``boiler_a``/``boiler_b`` mark boilerplate characters of the normalized texts: seeds lying wholly
     in boilerplate are ignored, and a passage that is mostly boilerplate in both documents is a shared
@@ -111,7 +123,9 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOpti
     Symmetric: ``align_pair(b, a, seeds[:, ::-1])`` gives the same passages, mirrored.
     """
     if (b.text, b.original) < (a.text, a.original):  # one canonical order makes it symmetric
-        flipped = align_pair(b, a, np.asarray(seeds)[:, ::-1], opts, boiler_a=boiler_b, boiler_b=boiler_a)
+        flip = None if units is None else np.asarray(units).reshape(-1, 4)[:, [2, 3, 0, 1]]
+        flipped = align_pair(b, a, np.asarray(seeds).reshape(-1, 2)[:, ::-1], opts, boiler_a=boiler_b,
+                             boiler_b=boiler_a, units=flip)
         return [p.mirrored() for p in flipped]
     seeds = np.asarray(seeds, dtype=np.int64).reshape(-1, 2)
     if boiler_a is not None and boiler_b is not None and len(seeds):  # seeds wholly in boilerplate go
@@ -121,7 +135,11 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOpti
         in_a = cum_a[np.minimum(pa + k, len(boiler_a))] - cum_a[pa] >= k
         in_b = cum_b[np.minimum(pb + k, len(boiler_b))] - cum_b[pb] >= k
         seeds = seeds[~(in_a | in_b)]
-    boxes = [box for box in cluster_unambiguous_first(seeds, opts) if box.core >= opts.min_seeds]
+    boxes = cluster_unambiguous_first(seeds, opts)
+    if units is not None and len(units):  # units tile the text: a rewritten passage's units touch
+        boxes = merge_boxes(boxes + unit_boxes(np.asarray(units, dtype=np.int64).reshape(-1, 4)),
+                            opts.unit_merge_gap)
+    boxes = [box for box in boxes if box.core >= opts.min_seeds]
     boxes = merge_boxes([_grow(box, a.text, b.text, opts) for box in boxes], 0)
     boxes = [box for box in boxes if _similarity(box, a, b, opts, boiler_a, boiler_b)[0] is not None]
     if opts.fine_k and boxes:  # only passages found on their own take in short shuffled sentences
@@ -159,11 +177,12 @@ def _share(mask: np.ndarray | None, start: int, end: int) -> float:
 
 
 def _seed_cover(box: Box) -> int:
-    """Characters of the shorter side covered by the matches (order-free)."""
+    """Characters of the shorter side covered by equal-character matches (order-free); sentence units
+    (unequal lengths) only vouch for a region, never for equal characters."""
     cover = []
     for axis in (0, 1):
         total, end = 0, -1
-        for x, n in sorted({(s[axis], s[2]) for s in box.seeds}):
+        for x, n in sorted({(s[axis], s[2 + axis]) for s in box.seeds}):
             if x + n > end:
                 total += x + n - max(x, end)
                 end = x + n

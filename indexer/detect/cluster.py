@@ -6,7 +6,7 @@ linked when they lie within a gap of each other in *both* documents, not only al
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,15 +16,18 @@ from indexer.detect.options import DetectOptions
 
 @dataclass
 class Box:
-    """A cluster of seeds: normalized spans [a0, a1) x [b0, b1), its matches (pos a, pos b, length)
-    and how many of them are fingerprint seeds (the rest are short runs found around them)."""
+    """A cluster of seeds: normalized spans [a0, a1) x [b0, b1), its matches (pos a, pos b, length
+    in a, length in b) of equal characters, how many seeds it holds (fingerprints and sentence units;
+    the rest of ``seeds`` are short runs found around them), and its sentence units (a0, b0, length
+    in a, length in b: similar, not equal)."""
 
     a0: int
     a1: int
     b0: int
     b1: int
-    seeds: list[tuple[int, int, int]]
+    seeds: list[tuple[int, int, int, int]]
     core: int = 0
+    units: list[tuple[int, int, int, int]] = field(default_factory=list)  # sentence-stage seeds
 
     def near(self, other: Box, gap: int) -> bool:
         return (other.a0 - self.a1 <= gap and self.a0 - other.a1 <= gap
@@ -34,6 +37,7 @@ class Box:
         self.a0, self.a1 = min(self.a0, other.a0), max(self.a1, other.a1)
         self.b0, self.b1 = min(self.b0, other.b0), max(self.b1, other.b1)
         self.seeds.extend(other.seeds)
+        self.units.extend(other.units)
         self.core += other.core
 
 
@@ -42,7 +46,7 @@ def cluster_seeds(seeds: np.ndarray, *, k: int, gap: int) -> list[Box]:
     order = np.lexsort((seeds[:, 1], seeds[:, 0])) if len(seeds) else []
     boxes: list[Box] = []
     for pa, pb in seeds[order].tolist() if len(seeds) else []:
-        seed = Box(pa, pa + k, pb, pb + k, [(pa, pb, k)], 1)
+        seed = Box(pa, pa + k, pb, pb + k, [(pa, pb, k, k)], 1)
         home = None
         for box in reversed(boxes):
             if box.a1 + gap < pa:
@@ -55,6 +59,11 @@ def cluster_seeds(seeds: np.ndarray, *, k: int, gap: int) -> list[Box]:
         else:
             home.absorb(seed)
     return merge_boxes(boxes, gap)
+
+
+def unit_boxes(units: np.ndarray) -> list[Box]:
+    """One box per sentence-stage seed (rows a0, a1, b0, b1): a whole unit of each document."""
+    return [Box(a0, a1, b0, b1, [], 1, [(a0, b0, a1 - a0, b1 - b0)]) for a0, a1, b0, b1 in units.tolist()]
 
 
 def merge_boxes(boxes: list[Box], gap: int) -> list[Box]:
@@ -96,7 +105,7 @@ def cluster_unambiguous_first(seeds: np.ndarray, opts: DetectOptions) -> list[Bo
     for pa, pb in seeds[ambiguous].tolist():
         home = next((b for b in boxes if b.a0 <= pa < b.a1 and b.b0 <= pb < b.b1), None)
         if home is not None:
-            home.seeds.append((pa, pb, opts.k))
+            home.seeds.append((pa, pb, opts.k, opts.k))
         else:
             loose.append((pa, pb))
     for extra in cluster_seeds(np.array(loose, dtype=np.int64).reshape(-1, 2), k=opts.k, gap=opts.merge_gap):
@@ -138,7 +147,7 @@ def fine_runs(a: str, b: str, box: Box, opts: DetectOptions, boiler_a: np.ndarra
         if (boiler_a is not None and boiler_a[pa:pa + length].all()) or \
                 (boiler_b is not None and boiler_b[pb:pb + length].all()):
             continue
-        out.append(Box(pa, pa + length, pb, pb + length, [(pa, pb, length)], 0))
+        out.append(Box(pa, pa + length, pb, pb + length, [(pa, pb, length, length)], 0))
     return out
 
 

@@ -24,9 +24,11 @@ from indexer.detect.boilerplate import (
     find_boilerplate,
     inside,
 )
-from indexer.detect.normalize import Normalized, TextCache
+from indexer.detect.normalize import Normalized, TextCache, normalize
 from indexer.detect.options import DEFAULTS, DetectOptions
 from indexer.detect.postings import DocId, FingerprintIndex, Fingerprints, pair_seeds
+from indexer.detect.sentences import candidate_pairs, sentence_seeds, sketch_text
+from indexer.detect.units import features
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,10 @@ class CompareResult:
 
 
 def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callable[[DocId], str], *,
-                   options: DetectOptions = DEFAULTS, cache_size: int | None = None) -> CompareResult:
-    """Every pair of documents with copied passages, and the boilerplate, in one pass."""
+                   options: DetectOptions = DEFAULTS, cache_size: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> CompareResult:
+    """Every pair of documents with copied passages, and the boilerplate, in one pass; ``progress``
+    is told (candidate pairs aligned, candidate pairs) now and then (a background job shows it)."""
     opts = options
     index = FingerprintIndex(fingerprints)
     texts = TextCache(load_text, cache_size)
@@ -81,27 +85,47 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
     def mask_of(norm: Normalized, d: int) -> np.ndarray:
         return boiler_mask(norm, d, b_doc, b_start, b_end, opts)
 
+    # Candidate pairs: enough fingerprint seeds, or (sentence stage) enough sketched unit pairs.
+    seed_range: dict[tuple[int, int], tuple[int, int]] = {}
     if len(da):
         bounds = np.flatnonzero(np.r_[True, (da[1:] != da[:-1]) | (db[1:] != db[:-1])])
         ends = np.append(bounds[1:], len(da))
-        for s, e in zip(bounds.tolist(), ends.tolist(), strict=True):
-            if e - s < opts.min_seeds:
-                continue
-            a, b = index.doc_ids[da[s]], index.doc_ids[db[s]]
-            seeds = np.stack([pa[s:e], pb[s:e]], axis=1)
-            na, nb = texts.get(a), texts.get(b)
-            masks = tuple(mask_of(n, int(d)) for n, d in ((na, da[s]), (nb, db[s])))
-            result = pair_result(a, b, na, nb, seeds, opts, masks)
-            if result is not None:
-                pairs.append(result)
+        seed_range = {(int(da[s]), int(db[s])): (s, e)
+                      for s, e in zip(bounds.tolist(), ends.tolist(), strict=True)}
+    candidates = {p for p, (s, e) in seed_range.items() if e - s >= opts.min_seeds}
+    # Only pairs whose sketches suggest rewritten units get the sentence stage's seeds: aligning the
+    # units of every fingerprint pair would cost more than the rest of the compare.
+    rewritten: set[tuple[int, int]] = set()
+    units_of = lru_cache(maxsize=cache_size)(lambda d: features(texts.get(index.doc_ids[d]), opts))
+    if opts.sentences:
+        sketches = ((d, *sketch_text(normalize(load_text(doc)), opts))
+                    for d, doc in enumerate(index.doc_ids))
+        rewritten = {(int(x), int(y)) for x, y in candidate_pairs(sketches, opts).tolist()}
+        candidates |= rewritten
+    ordered = sorted(candidates)
+    step = max(1, len(ordered) // 200)
+    for i, (x, y) in enumerate(ordered):
+        if progress is not None and i % step == 0:
+            progress(i, len(ordered))
+        s, e = seed_range.get((x, y), (0, 0))
+        a, b = index.doc_ids[x], index.doc_ids[y]
+        seeds = np.stack([pa[s:e], pb[s:e]], axis=1)
+        na, nb = texts.get(a), texts.get(b)
+        masks = tuple(mask_of(n, d) for n, d in ((na, x), (nb, y)))
+        units = None
+        if (x, y) in rewritten:
+            units = sentence_seeds(units_of(x), units_of(y), opts, boiler_a=masks[0], boiler_b=masks[1])
+        result = pair_result(a, b, na, nb, seeds, opts, masks, units)
+        if result is not None:
+            pairs.append(result)
     return CompareResult(pairs, boilerplate)
 
 
 def pair_result(a: DocId, b: DocId, na: Normalized, nb: Normalized, seeds: np.ndarray,
                 opts: DetectOptions, masks: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
-                ) -> PairResult | None:
-    """Align one candidate pair; None when no passage survives the filters."""
-    passages = align_pair(na, nb, seeds, opts, boiler_a=masks[0], boiler_b=masks[1])
+                units: np.ndarray | None = None) -> PairResult | None:
+    """Align one candidate pair (``units``: its sentence-stage seeds); None when no passage survives."""
+    passages = align_pair(na, nb, seeds, opts, boiler_a=masks[0], boiler_b=masks[1], units=units)
     if not passages:
         return None
     share_a = union_length([(p.a_start, p.a_end) for p in passages]) / max(1, len(na.original))

@@ -31,8 +31,13 @@ class DetectOptions:
     min_docs_share: float = 0.05  # in a corpus of min_docs_from or more, this share of documents ...
     min_docs_floor: int = 3  # ... (at least this many) is enough: a template 3 of 50 materials carry
     min_docs_from: int = 40  # smaller archives cannot tell a template from a copy passed round: min_docs
-    min_copy_chars: int = 100  # a pair is copying when it shares this many substantive characters ...
-    min_copy_share: float = 0.05  # ... and this share of the smaller material; weaker pairs are 少量雷同
+    # A pair is copying when it shares this many substantive characters (stock text and headings left
+    # out) and this share of the smaller material; weaker pairs are 少量雷同. Chosen on make_corpus
+    # corpora (synthetic and --base over the seeds, bench/report_eval.py): the shortest planted copy has
+    # 33 such characters, while template leftovers share at most 25; any share floor (even 2 %)
+    # demotes real short copies in long materials (plagdet of `pairs` 0.996 -> 0.908), so it is off.
+    min_copy_chars: int = 30
+    min_copy_share: float = 0.0
     # -- the sentence stage (issue 11): seeds that survive synonym spinning, clause swaps, OCR noise
     sentences: bool = True  # the second seeding stage on sentence units (False: winnowing seeds only)
     unit_min_chars: int = 8  # a shorter sentence joins the next one
@@ -43,7 +48,11 @@ class DetectOptions:
     unit_max_boilerplate: float = 0.5  # a unit this much boilerplate seeds nothing
     unit_sketch: int = 8  # features per unit in the corpus-wide candidate index (lowest hashes)
     unit_max_postings: int = 48  # a sketch feature in more units than this finds no candidates
-    unit_min_pairs: int = 2  # unit pairs two documents need to share to become a candidate pair
+    unit_sketch_shared: int = 2  # sketch features two units must share to be a candidate unit pair
+    unit_min_pairs: int = 2  # unit pairs two documents need to share to become a candidate pair ...
+    unit_gap: int = 2  # ... each at most this many units after the last in both documents
+    unit_merge_gap: int = 40  # a unit seed joins seeds this close in both documents (one missed sentence)
+    unit_trim_slack: int = 6  # a unit seed drops an unmatched head or tail longer than this
 
 
 DEFAULTS = DetectOptions()

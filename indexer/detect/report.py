@@ -25,7 +25,9 @@ from indexer.detect.corpus import PairResult, pair_result
 from indexer.detect.normalize import Normalized, TextCache, normalize
 from indexer.detect.options import DEFAULTS, DetectOptions
 from indexer.detect.postings import DocId, FingerprintIndex, Fingerprints
+from indexer.detect.sentences import pair_sentence_seeds
 from indexer.detect.stock import merge_spans
+from indexer.detect.units import features
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
     bp_groups = None
     for d in np.unique(s_doc).tolist():
         sel = s_doc == d
-        if sel.sum() < opts.min_seeds:
+        if sel.sum() < (1 if opts.sentences else opts.min_seeds):  # rewritten copies keep few seeds
             continue
         if bp_groups is None:
             bp_groups = _library_boilerplate(index, threshold, opts, self_num)
@@ -132,10 +134,16 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
         ones = np.zeros(len(l_start), dtype=np.int64)
         ok = ~inside(np.zeros(int(sel.sum()), dtype=np.int64), s_lib[sel], ones, l_start, l_end, k=opts.k)
         seeds = np.stack([s_new[sel][ok], s_lib[sel][ok]], axis=1)
-        if len(seeds) < opts.min_seeds:
+        if len(seeds) < (1 if opts.sentences else opts.min_seeds):
             continue
         masks = (_mask(stock, m_start, m_end), _mask(text_stock_mask(lib, opts), l_start, l_end))
-        result = pair_result(self_id, lib_doc, norm, lib, seeds, opts, masks)
+        units = None
+        if opts.sentences:  # the sentence stage (issue 11), decided per pair as the corpus compare does
+            units = pair_sentence_seeds(features(norm, opts), features(lib, opts), opts,
+                                        boiler_a=masks[0], boiler_b=masks[1])
+        if len(seeds) < opts.min_seeds and units is None:
+            continue
+        result = pair_result(self_id, lib_doc, norm, lib, seeds, opts, masks, units)
         if result is not None:
             pairs.append(result)
     recurring = [norm.to_original(int(s), min(int(e), len(norm)))

