@@ -13,7 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
-import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -27,8 +27,6 @@ from .text import fold
 from .writer import AddReport, FileResult, IndexWriter, needs_repair, recover
 
 DEFAULT_INDEX = Path("data/index")
-_BACKGROUND: dict[tuple[str, str], threading.Thread] = {}  # corpus compares running in this process
-_BACKGROUND_LOCK = threading.Lock()
 STOCK_FILE = "stock_phrases.txt"
 
 
@@ -186,11 +184,19 @@ class Library:
         digest = hashlib.sha256(repr(self.detect_options).encode("utf-8")).hexdigest()[:16]
         return f"{generation}:{digest}"
 
-    def report(self, doc_id: str) -> dict:
-        """The 查重 report of one document against the rest of the library."""
-        from . import copies
+    def cache_key(self) -> str:
+        """The key of everything cached about the library's current state (compare, reports)."""
+        self.refresh()
+        return self._compare_key(self._generation)
 
-        return copies.report(self, doc_id)
+    def report(self, doc_id: str, *, cached: bool = True) -> dict:
+        """The 查重 report of one document against the rest of the library, computed once per
+        library state and detection options (see ``report_cache``)."""
+        from . import copies, report_cache
+
+        if not cached:
+            return copies.report(self, doc_id)
+        return report_cache.report(self, doc_id, copies.report)
 
     def report_text(self, text: str, title: str | None = None) -> dict:
         """The 查重 report of a text not in the library, without adding it."""
@@ -203,19 +209,28 @@ class Library:
 
         return copies.compare_pair(self, a_id, b_id)
 
-    def compare(self, *, wait: bool | float = True) -> dict | None:
+    def compare(self, *, wait: bool | float = True,
+                progress: Callable[[int, int], None] | None = None) -> dict | None:
         """The whole-corpus comparison (the ``indexer compare --json`` shape), cached per generation in
-        memory and in ``compare.json``. With ``wait`` a number of seconds, a result not yet computed is
-        computed in a background thread, and None is returned if it takes longer (a web request must
-        not wait minutes)."""
+        memory and in ``compare.json``. ``wait=True`` computes it here; ``wait=False`` only returns
+        the cached result (else None); ``wait`` a number of seconds starts (or joins) the compare job
+        in its own process (see ``indexer.jobs``) and returns None if it takes longer."""
         self.refresh()
         generation = self._compare_key(self._generation)
         cached = self._cached_compare(generation)
-        if cached is not None or wait is not True:
-            if cached is None:
-                self._compare_in_background(generation).join(float(wait))
-                cached = self._cached_compare(generation)
+        if cached is not None or wait is False:
             return cached
+        if wait is not True:
+            from .jobs import JobQueue
+
+            deadline = time.monotonic() + float(wait)
+            with JobQueue(self.path) as queue:
+                job = queue.start_compare(self)
+                while cached is None and time.monotonic() < deadline and (job is None or job.active):
+                    time.sleep(0.05)
+                    cached = self._cached_compare(generation)
+                    job = queue.get(job.id) if job is not None else None
+            return cached or self._cached_compare(generation)
         from . import copies
 
         with open(self.path / "compare.lock", "a+") as lock:  # one process computes, the others wait
@@ -223,7 +238,7 @@ class Library:
             try:
                 cached = self._cached_compare(generation)
                 if cached is None:
-                    cached = copies.compare_corpus(self)
+                    cached = copies.compare_corpus(self, progress=progress)
                     # the result first, then the key it is valid for: a reader that sees the new
                     # key finds the new result
                     write_text_atomic(self.path / "compare.json", json.dumps(cached, ensure_ascii=False))
@@ -232,6 +247,23 @@ class Library:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         return cached
+
+    def store_compare(self, result: dict, key: str) -> None:
+        """Install a compare computed elsewhere (``indexer compare --import``, a Spark result) as the
+        cached compare of library state ``key`` (``cache_key()`` when its documents were checked);
+        refused if the library changed since."""
+        from .errors import DuizhaoError
+
+        with open(self.path / "compare.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if self.cache_key() != key:
+                    raise DuizhaoError("导入期间索引有变动，请重新检查后再导入")
+                write_text_atomic(self.path / "compare.json", json.dumps(result, ensure_ascii=False))
+                write_text_atomic(self.path / "compare.key", key)
+                self._compare = (key, result)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _cached_compare(self, generation: str) -> dict | None:
         if self._compare is not None and self._compare[0] == generation:
@@ -250,23 +282,6 @@ class Library:
         """The whole-corpus comparison as a JSON file (computed if needed), for streaming it out."""
         self.compare()
         return self.path / "compare.json"
-
-    def _compare_in_background(self, generation: str) -> threading.Thread:
-        key = (str(self.path), generation)
-
-        def work() -> None:
-            try:
-                with Library(self.path) as lib:  # its own connections: SQLite's are per thread
-                    lib.compare(wait=True)
-            finally:
-                with _BACKGROUND_LOCK:
-                    _BACKGROUND.pop(key, None)
-
-        with _BACKGROUND_LOCK:
-            if key not in _BACKGROUND:
-                _BACKGROUND[key] = threading.Thread(target=work, name="duizhao-compare", daemon=True)
-                _BACKGROUND[key].start()
-            return _BACKGROUND[key]
 
     def duplicates(self, *, unit: str | None = None, year: str | None = None,
                    wait: bool | float = True) -> dict | None:

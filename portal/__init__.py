@@ -58,6 +58,7 @@ def load_config(test_config: dict[str, Any] | None = None) -> dict[str, Any]:
         "UPLOAD_MAX_REQUEST": int(float(env.get("DUIZHAO_MAX_UPLOAD_MB") or 200) * 1024 * 1024),
         "UPLOAD_MAX_FILE": int(float(env.get("DUIZHAO_MAX_FILE_MB") or 50) * 1024 * 1024),
         "UPLOAD_MAX_FILES": 200,
+        "JOBS_INLINE": env.get("DUIZHAO_JOBS_INLINE", "").lower() not in ("", "0", "false", "no"),
     }
     config.update(overrides)
     config["DATA"], config["INDEX"] = Path(config["DATA"]), Path(config["INDEX"])
@@ -139,6 +140,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         documents,
         duplicates,
         errors,
+        jobs,
         reports,
         search,
         upload,
@@ -148,6 +150,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     upload.init_app(app)
+    jobs.init_app(app)
 
     @app.before_request
     def first_admin() -> None:
@@ -161,6 +164,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     commands.init_app(app)
     for bp in (auth.bp, search.bp, documents.bp, reports.bp, duplicates.bp, upload.bp, users.bp, audit.bp,
-               api.bp):
+               api.bp, jobs.bp):
         app.register_blueprint(bp)
     return app

@@ -2,26 +2,54 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, render_template, request
 
 from .audit import audit
 from .index import detection, get_index
+from .jobs import job_queue, public
 
 bp = Blueprint("duplicates", __name__)
-WAIT_SECONDS = 10.0  # then the page says it is still computing and refreshes itself
+WAIT_SECONDS = 2.0  # a small library's compare finishes while the request waits; else progress is shown
+RETRY_AFTER = 3  # seconds between refreshes of the page while the compare job works
+
+
+def start_compare():
+    """The compare job of the library's current state (started if needed); None when the library
+    computes its overview itself (a stand-in without jobs) or it is cached already."""
+    lib = get_index()
+    if not hasattr(lib, "cache_key"):
+        return None
+    queue = job_queue()
+    job = queue.start_compare(lib)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while job is not None and job.active and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = queue.get(job.id)
+    return job
+
+
 
 
 def duplicates_context() -> dict:
-    """``lib.duplicates`` for the request's unit/year filter (the ``indexer compare --json`` shape)."""
+    """``lib.duplicates`` for the request's unit/year filter (the ``indexer compare --json`` shape);
+    while the compare job works, ``status: computing`` and its progress (``job``)."""
     unit = request.args.get("unit", "").strip() or None
     year = request.args.get("year", "").strip() or None
     duplicates = detection("duplicates")
     audit("duplicates", None, unit=unit, year=year)
     filters = {k: v for k, v in (("unit", unit), ("year", year)) if v}
-    out = duplicates(unit=unit, year=year, wait=WAIT_SECONDS)
-    if out is None:  # a large library takes a while: computed in the background, page refreshes
-        return {"status": "computing", "retry_after": 5, "filters": filters,
-                "documents": [], "pairs": [], "boilerplate": [], "clusters": []}
+    out = duplicates(unit=unit, year=year, wait=False)
+    if out is None:  # computed by a job in its own process; the page follows its progress
+        job = start_compare()
+        out = duplicates(unit=unit, year=year, wait=False)
+        if out is None:
+            empty = {"documents": [], "pairs": [], "boilerplate": [], "clusters": [], "filters": filters}
+            if job is not None and job.state == "failed":
+                return {**empty, "status": "failed", "error": job.error, "job": public(job)}
+            return {**empty, "status": "computing", "retry_after": RETRY_AFTER,
+                    "job": public(job) if job is not None else None}
     return {**out, "filters": filters}
 
 
@@ -30,5 +58,5 @@ def overview() -> tuple[str, int]:
     """The overview page, with the unit/year choices of the whole library."""
     ctx = duplicates_context()
     facets = get_index().stats().get("facets", {})
-    status = 202 if ctx.get("status") == "computing" else 200
+    status = {"computing": 202, "failed": 500}.get(ctx.get("status"), 200)
     return render_template("duplicates.html", dup=ctx, facets=facets), status

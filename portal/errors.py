@@ -6,6 +6,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from indexer.errors import BadQuery, DocumentNotFound, DuizhaoError
+from indexer.jobs import JobNotFound
 
 from .index import DetectionUnavailable
 
@@ -38,7 +39,7 @@ def error_response(status: int, message: str):
 
 
 def status_of(exc: DuizhaoError) -> int:
-    if isinstance(exc, DocumentNotFound):
+    if isinstance(exc, (DocumentNotFound, JobNotFound)):
         return 404
     if isinstance(exc, DetectionUnavailable):
         return 503

@@ -1,16 +1,20 @@
 """Upload (``/upload``, ``POST /api/documents``) and delete (``DELETE /api/documents/<id>``, admin button).
 
 Uploaded files get a safe name (path parts, control characters and ``..`` removed, Chinese kept), are
-written to a private folder under ``$DUIZHAO_DATA/uploads`` and handed to ``Library.add``, which
-serializes writers on the index's file lock (any number of gunicorn workers may upload at once) and
-makes a document visible only once its SQLite row is committed. A rejected file is never written to
-the index; a refused request (bad ``metadata.csv``, too large) changes nothing at all.
+written (fsynced) to a private scratch folder under ``$DUIZHAO_DATA/uploads`` and the request answers
+at once: an ``upload`` job (``indexer.jobs``, in its own process) adds them with the library, which
+serializes writers on the index's file lock and makes a material visible only once its SQLite row is
+committed. The page and ``GET /api/jobs/<id>`` follow the job file by file, so no request waits for
+reading, indexing or reports. A rejected file is never written to the index; a refused request (bad
+``metadata.csv``, too large) changes nothing at all.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 import tempfile
 import time
 import unicodedata
@@ -21,8 +25,10 @@ from flask import (
     Blueprint,
     Flask,
     Request,
+    abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -33,11 +39,16 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import FileStorage
 
 from indexer.errors import BadQuery, DuizhaoError
+from indexer.jobs import Job
+from indexer.limits import size_text
 from indexer.metadata import CSV_NAME, read_metadata_csv
 from indexer.readers import SUFFIXES
+from indexer.uploads import FINAL, counts
 
+from . import multipart
 from .audit import audit
 from .index import get_index
+from .jobs import job_queue, public, scratch_dir, visible_job
 from .roles import requires
 from .views import doc_id_arg
 
@@ -45,11 +56,10 @@ bp = Blueprint("upload", __name__)
 ENDPOINTS = {"upload.submit", "upload.api_upload"}
 UNSAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 MAX_NAME_BYTES = 200
-STALE_SECONDS = 3600
 CHUNK = 1 << 16
-REPORTS_AT_ONCE = 20
 STATUS_NAMES = {"added": "已加入", "replaced": "已替换旧版本", "unchanged": "库中已有，未改变",
-                "rejected": "未加入"}
+                "updated": "元数据已更新",
+                "rejected": "未加入", "queued": "等待处理", "reading": "正在读取"}
 
 
 def safe_name(raw: str) -> str | None:
@@ -66,34 +76,16 @@ def safe_name(raw: str) -> str | None:
     return name if name and name not in (".", "..") else None
 
 
-def upload_dir() -> Path:
-    """The private folder (0700) holding uploads while they are indexed."""
-    folder = Path(current_app.config["DATA"]) / "uploads"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return folder
-
-
 class UploadRequest(Request):
     """Request bodies too large for memory spool into the private upload folder, never ``/tmp``."""
 
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
-        return tempfile.SpooledTemporaryFile(max_size=512 * 1024, dir=upload_dir())  # type: ignore[return-value]
-
-
-def clean_stale(folder: Path) -> None:
-    """Remove the working folders of uploads whose worker was killed mid-way (older than an hour)."""
-    cutoff = time.time() - STALE_SECONDS
-    for entry in folder.glob("up-*"):
-        try:
-            if entry.stat().st_mtime < cutoff:
-                shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
-            pass
+        return tempfile.SpooledTemporaryFile(max_size=512 * 1024, dir=scratch_dir())  # type: ignore[return-value]
 
 
 def save_limited(fs: FileStorage, dest: Path, limit: int) -> bool:
-    """Copy an upload to ``dest``; False (and nothing left) if it is over ``limit`` bytes."""
+    """Copy an upload to ``dest`` and flush it to disk; False (and nothing left) if over ``limit`` bytes."""
     size = 0
     with open(dest, "xb") as out:
         while chunk := fs.stream.read(CHUNK):
@@ -101,30 +93,31 @@ def save_limited(fs: FileStorage, dest: Path, limit: int) -> bool:
             if size > limit:
                 break
             out.write(chunk)
+        if size <= limit:
+            out.flush()
+            os.fsync(out.fileno())
     if size > limit:
         dest.unlink()
         return False
     return True
 
 
-def summary(lib: object, doc_id: str) -> dict | None:
-    """The copy figures of a new document, if the library can compute them (else None)."""
-    report = getattr(lib, "report", None)
-    if report is None:
-        return None
+def fsync_dir(folder: Path) -> None:
+    """Make the folder's entries (the stored files' names) durable."""
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        rep = report(doc_id)
-    except (DuizhaoError, KeyError, ValueError):
-        return None
-    return {k: rep.get(k) for k in ("copy_ratio", "copy_ratio_with_boilerplate", "max_single_ratio")} | {
-        "sources": len(rep.get("sources", []))}
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
-def ingest_upload(files: list[FileStorage], metadata: FileStorage | None) -> list[dict]:
-    """Check, store and index the uploaded files; one result per file, in the order sent."""
+def check_files(files: list[FileStorage], metadata: FileStorage | None
+                ) -> tuple[list[dict], list[tuple[dict, FileStorage]], FileStorage | None]:
+    """One result per file sent (``queued`` or ``rejected`` with a reason), the accepted files, and
+    the ``metadata.csv`` (given apart or among the files)."""
     cfg = current_app.config
     files = [f for f in files if f.filename]
-    if not files:
+    if not files and metadata is None:  # a metadata.csv alone updates materials already in
         raise BadQuery("请选择要上传的文件")
     if len(files) > cfg["UPLOAD_MAX_FILES"]:
         raise BadQuery(f"一次最多上传 {cfg['UPLOAD_MAX_FILES']} 个文件")
@@ -140,53 +133,99 @@ def ingest_upload(files: list[FileStorage], metadata: FileStorage | None) -> lis
         elif name is None:
             res["reason"] = "文件名不可用"
         elif Path(name).suffix.lower() not in SUFFIXES:
-            res["reason"] = f"不支持的文件类型（可用: {', '.join(sorted(SUFFIXES))}, metadata.csv）"
+            res["reason"] = f"不支持的文件类型，可用：{'、'.join(sorted(SUFFIXES))}、metadata.csv"
         elif name.lower() in seen:
             res["reason"] = "同一批中有同名文件"
         else:
             seen.add(name.lower())
+            res["status"] = "queued"
             accepted.append((res, fs))
-    root = upload_dir()
-    clean_stale(root)
-    work = Path(tempfile.mkdtemp(prefix="up-", dir=root))
+    return results, accepted, metadata
+
+
+def ingest_upload(files: list[FileStorage], metadata: FileStorage | None) -> Job:
+    """Check and store the uploaded files, then start the job that adds them to the library.
+
+    Returns once the files are on disk (fsynced): from then on the upload is acknowledged and never
+    lost — the job adds them (see ``indexer.uploads``) and is restarted if its process dies. A refused
+    request (bad ``metadata.csv``, nothing usable) stores nothing.
+    """
+    cfg = current_app.config
+    results, accepted, metadata = check_files(files, metadata)
+    queue = job_queue()
+    user = g.get("user")
+    job = queue.create("upload", state="receiving", owner=user.name if user else None, message="正在接收文件")
+    work = scratch_dir() / f"job-{job.id}"
     try:
+        work.mkdir(mode=0o700)
         if metadata is not None:
             check_metadata(metadata, work / CSV_NAME)
         for res, fs in list(accepted):
             if not save_limited(fs, work / res["name"], cfg["UPLOAD_MAX_FILE"]):
-                res["reason"] = f"文件过大（单个文件上限 {cfg['UPLOAD_MAX_FILE'] // (1024 * 1024)} MB）"
+                res.update(status="rejected",
+                           reason=f"文件过大，单个文件上限 {size_text(cfg['UPLOAD_MAX_FILE'])}")
                 accepted.remove((res, fs))
-        if accepted:
-            lib = get_index()
-            by_source = {r.source: r for r in lib.add([work]).results}
-            for res, _ in accepted:
-                done = by_source.get(res["name"])
-                if done is None:
-                    res["reason"] = "未能读取"
-                    continue
-                res["status"] = "rejected" if done.status == "skipped" else done.status
-                if done.id:
-                    res["id"] = done.id
-                if done.reason:
-                    res["reason"] = done.reason
-            new = [r for r in results if r["status"] in ("added", "replaced")]
-            for res in new:
-                res["report"] = url_for("reports.report", doc_id=res["id"])
-                if len(new) <= REPORTS_AT_ONCE and (figures := summary(lib, res["id"])):
-                    res["figures"] = figures
-    finally:
+        fsync_dir(work)
+    except BaseException as exc:
         shutil.rmtree(work, ignore_errors=True)
+        queue.fail(job.id, str(exc) if isinstance(exc, DuizhaoError) else "上传未完成，没有加入任何文件。")
+        raise
     results = [r for r in results if r["status"] != "metadata"]
-    audit("upload", ", ".join(r["name"] or r["file"] for r in results),
-          files=[{k: r.get(k) for k in ("name", "status", "id", "reason") if r.get(k)} for r in results],
-          metadata=metadata is not None)
-    return results
+    params = {"folder": str(work), "files": results, "sources": {}}
+    body = {"results": results, "counts": counts(results)}
+    if accepted:
+        queue.update(job.id, state="queued", heartbeat=time.time(), params=params, result=body,
+                     total=len(accepted), message="已收到文件，等待处理")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        queue.update(job.id, state="done", params=params, result=body, finished=time.time(), pid=None,
+                     message="没有可加入的文件")
+    if accepted:
+        try:
+            queue.launch(job.id)
+        except (OSError, subprocess.SubprocessError):
+            pass  # the files are stored: the job is started again on the next request (recover)
+    job = queue.get(job.id)
+    if job.active:  # the outcome is audited when someone first sees it finished (report_outcome)
+        audit("upload", ", ".join(r["name"] or r["file"] for r in results), job=job.id, accepted=True,
+              files=[{k: r.get(k) for k in ("name", "status", "reason") if r.get(k)} for r in results],
+              metadata=metadata is not None)
+    report_outcome(job)
+    return job
+
+
+def report_outcome(job: Job) -> None:
+    """Audit a finished upload's per-file outcome, once (by whoever first sees it finished)."""
+    if job.active or not job_queue().mark_reported(job.id):
+        return
+    results = (job.result or {}).get("results") or []
+    audit("upload", ", ".join(r.get("name") or r.get("file") or "" for r in results), job=job.id,
+          user=job.owner, finished=True, error=job.error,
+          files=[{k: r.get(k) for k in ("name", "status", "id", "reason") if r.get(k)} for r in results])
+
+
+def upload_view(job: Job) -> dict:
+    """An upload job as the page and the API show it: the job, one result per file, counts."""
+    results = [dict(r) for r in ((job.result or {}).get("results") or job.params.get("files") or [])]
+    for res in results:
+        if job.state == "failed" and res["status"] not in FINAL:
+            res.update(status="rejected", reason=job.error or "后台任务出错")
+        if res.get("id") and res["status"] in ("added", "replaced"):
+            res["report"] = url_for("reports.report", doc_id=res["id"])
+    return {"job": public(job), "results": results, "counts": counts(results)}
+
+
+def answer_status(job: Job) -> int:
+    """202 while the job works, then 200, or 422 when a file was rejected."""
+    if job.active:
+        return 202
+    return 422 if any(r["status"] == "rejected" for r in upload_view(job)["results"]) else 200
 
 
 def check_metadata(fs: FileStorage, dest: Path) -> None:
     """Write the uploaded ``metadata.csv`` and read it back; a bad one refuses the whole upload."""
     if not save_limited(fs, dest, 5 * 1024 * 1024):
-        raise BadQuery("metadata.csv 过大（上限 5 MB）")
+        raise BadQuery("metadata.csv 过大，上限 5 MB。")
     try:
         read_metadata_csv(dest)
     except (ValueError, UnicodeError, OSError) as exc:
@@ -207,37 +246,45 @@ def metadata_field() -> FileStorage | None:
     return None
 
 
-def counts(results: list[dict]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for r in results:
-        out[r["status"]] = out.get(r["status"], 0) + 1
-    return out
-
-
 @bp.get("/upload")
 @requires("upload")
 def form() -> str:
     """The upload form."""
-    return render_template("upload.html", results=None, suffixes=sorted(SUFFIXES))
+    return render_template("upload.html", view=None, suffixes=sorted(SUFFIXES), status_names=STATUS_NAMES)
 
 
 @bp.post("/upload")
 @requires("upload")
 def submit() -> ResponseReturnValue:
-    """Upload from the form; the same page with a result line per file."""
-    results = ingest_upload(request.files.getlist("files"), metadata_field())
-    status = 422 if any(r["status"] == "rejected" for r in results) else 200
-    return render_template("upload.html", results=results, counts=counts(results), suffixes=sorted(SUFFIXES),
-                           status_names=STATUS_NAMES), status
+    """Upload from the form: the files are stored, then the page follows the job file by file."""
+    job = ingest_upload(request.files.getlist("files"), metadata_field())
+    return render_template("upload.html", view=upload_view(job), suffixes=sorted(SUFFIXES),
+                           status_names=STATUS_NAMES), answer_status(job)
+
+
+@bp.get("/upload/jobs/<job_id>")
+@requires("upload")
+def job_page(job_id: str) -> ResponseReturnValue:
+    """The progress and per-file results of one upload (refreshes itself while it works)."""
+    job = visible_job(job_id)
+    if job.kind != "upload":
+        abort(404)
+    report_outcome(job)
+    return render_template("upload.html", view=upload_view(job), suffixes=sorted(SUFFIXES),
+                           status_names=STATUS_NAMES), answer_status(job)
 
 
 @bp.post("/api/documents")
 @requires("upload")
 def api_upload() -> ResponseReturnValue:
-    """Multipart ``files`` (one or more) and optional ``metadata``; 200, or 422 if any file was rejected."""
-    results = ingest_upload(request.files.getlist("files"), metadata_field())
-    status = 422 if any(r["status"] == "rejected" for r in results) else 200
-    return jsonify({"results": results, "counts": counts(results)}), status
+    """Multipart ``files`` (one or more) and optional ``metadata``. The files are stored and a job adds
+    them: 202 with the job (``job.url`` to follow it) while it works; once done (at once for jobs run
+    inline) 200, or 422 if any file was rejected, with one result per file."""
+    job = ingest_upload(request.files.getlist("files"), metadata_field())
+    view = upload_view(job)
+    status = answer_status(job)
+    headers = {"Location": view["job"]["url"]} if status == 202 else {}
+    return jsonify(view), status, headers
 
 
 def delete_document(doc_id: str) -> dict:
@@ -266,3 +313,4 @@ def init_app(app: Flask) -> None:
     """Spool big request bodies into the private upload folder; tell the gate which views take uploads."""
     app.request_class = UploadRequest
     app.config["UPLOAD_ENDPOINTS"] = ENDPOINTS
+    multipart.install()  # a file name sent in GBK is decoded, not dropped with the whole form

@@ -139,36 +139,3 @@ def test_duplicates_filter_by_year(detect_client):
     assert dup["filters"] == {"year": "2021"}
     assert all(d.get("year") == "2021" for d in dup["documents"])
     assert 'selected>2021<' in detect_client.get("/duplicates?year=2021").get_data(as_text=True)
-
-
-def test_overview_of_a_large_library_is_computed_in_the_background(app, client, monkeypatch):
-    """A compare that outlasts the request answers 202 and refreshes, never a worker timeout."""
-    import threading
-
-    from indexer import copies
-    from portal import duplicates as dup_module
-
-    release = threading.Event()
-    real = copies.compare_corpus
-
-    def slow(lib, *a, **kw):
-        release.wait(10)
-        return real(lib, *a, **kw)
-
-    monkeypatch.setattr(copies, "compare_corpus", slow)
-    monkeypatch.setattr(dup_module, "WAIT_SECONDS", 0.1)
-    with app.app_context():  # forget any result computed by earlier tests
-        from portal.index import get_index
-
-        lib = get_index()
-        lib._compare = None
-        (lib.path / "compare.json").unlink(missing_ok=True)
-    resp = client.get("/api/duplicates")
-    assert resp.status_code == 202 and resp.get_json()["status"] == "computing"
-    page = client.get("/duplicates")
-    assert page.status_code == 202 and "正在比对" in page.get_data(as_text=True)
-    assert 'http-equiv="refresh"' in page.get_data(as_text=True)
-    release.set()
-    monkeypatch.setattr(dup_module, "WAIT_SECONDS", 10.0)
-    resp = client.get("/api/duplicates")
-    assert resp.status_code == 200 and "pairs" in resp.get_json()

@@ -60,9 +60,10 @@ FAST_HASH = "scrypt:1024:8:1"  # werkzeug scrypt with a small work factor, so th
 
 
 def portal_config(portal_index: Path, data: Path) -> dict:
-    """The app settings of the tests: a private data folder, a known admin password, cheap hashing."""
+    """The app settings of the tests: a private data folder, a known admin password, cheap hashing,
+    background jobs run inside the request (``tests/test_jobs.py`` also runs them in processes)."""
     return {"TESTING": True, "INDEX": portal_index, "DATA": data, "ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "PASSWORD_HASH": FAST_HASH}
+            "PASSWORD_HASH": FAST_HASH, "JOBS_INLINE": True}
 
 
 def add_user(app, name: str, password: str, role: str = "inspector") -> None:
