@@ -26,7 +26,9 @@ keepalive = 5
 max_requests = 5000  # recycle workers now and then; jitter avoids restarting them all at once
 max_requests_jitter = 500
 # A 500-character Chinese query is 4.5 KB percent-encoded, over gunicorn's default 4094-byte request
-# line; allow the maximum so overlong queries reach the portal and get its clear 400 answer.
+# line; allow gunicorn's maximum so overlong queries reach the portal and get its clear 400 answer.
+# Only a request line over 8190 bytes (or a worker killed at its timeout) is answered by gunicorn
+# itself: ``write_error`` below makes those answers carry the portal's security headers too.
 limit_request_line = 8190
 limit_request_fields = 50
 # Access logs would record every query (confidential); off unless asked for, e.g. "-" for stdout.
@@ -70,3 +72,43 @@ def post_worker_init(worker):
 
 # gunicorn's control socket (~/.gunicorn/gunicorn.ctl) is one more local way in; the portal needs none.
 control_socket_disable = True
+
+
+# -- gunicorn's own answers ----------------------------------------------------------------------
+# gunicorn writes some answers without the app: 414 for a request line over limit_request_line, 400/431
+# for malformed requests, 500 when the arbiter kills a worker at its timeout. Its page has none of the
+# portal's security headers and English text; this replaces it (gunicorn calls util.write_error at
+# answer time, and workers are forked from the master that read this file).
+ERROR_MESSAGES = {
+    400: "请求格式有误。", 403: "请求被拒绝。", 414: "请求地址过长：检索词或参数太多，请缩短后再试。",
+    417: "不支持这种请求。", 431: "请求头过大。", 500: "处理请求超时或出错，已记入服务器日志。请稍后再试。",
+    501: "不支持这种请求。",
+}
+
+
+def write_error(sock, status_int, reason, mesg):
+    """gunicorn's error answer, in Chinese and with the portal's security headers."""
+    import html
+
+    from gunicorn import util
+
+    from portal import CSP
+
+    message = ERROR_MESSAGES.get(status_int, "请求有误。")
+    body = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{status_int}</title>'
+            f"</head><body><h1>{status_int}</h1><p>{html.escape(message)}</p></body></html>").encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            "Content-Type: text/html; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nContent-Security-Policy: {CSP}\r\n"
+            "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
+            "Cache-Control: no-store\r\n\r\n").encode("latin-1")
+    util.write_nonblock(sock, head + body)
+
+
+def _install_error_pages():
+    from gunicorn import util
+
+    util.write_error = write_error
+
+
+_install_error_pages()

