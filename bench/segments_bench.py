@@ -10,6 +10,11 @@ one by a single ``indexer add FOLDER``. Then a child process limited to ``ulimit
 both, counts the file descriptors each one holds after a phrase and a words search, and times the
 same phrase queries (made as ``index_bench.py`` makes them) on each, alternating per query so both
 see the same machine load. Prints and writes ``--out``/report.json.
+
+    python bench/segments_bench.py --corpus DIR --merge-segments 9
+
+instead writes nine segments of the writer's batch size, as a bulk add does, lets the merge policy
+merge them, and reports the process's peak RSS after each step (``--out``/merge.json).
 """
 
 from __future__ import annotations
@@ -67,13 +72,69 @@ print(json.dumps(out))
 """
 
 
+MERGE_CHILD = r"""
+import json, resource, sys
+from pathlib import Path
+from indexer import ingest
+from indexer.merge_policy import DEFAULT_POLICY
+from indexer.segments import SegmentSet
+from indexer.text import fold
+files, out, batch_chars, count = sys.argv[1:3] + [int(x) for x in sys.argv[3:5]]
+paths = sorted(Path(files).glob("*.txt"))
+segs = SegmentSet(Path(out) / "segments")
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+first, built, num = 0, [], 1
+for _ in range(count):  # ``count`` segments of ``batch_chars`` characters, as bulk adds write them
+    texts, size = [], 0
+    while size < batch_chars:
+        t = paths[first].read_text(encoding="utf-8")
+        first += 1
+        texts.append(t)
+        size += len(t)
+    nums = list(range(num, num + len(texts)))
+    num += len(texts)
+    segs.add(nums, [fold(t) for t in texts], [ingest.fingerprint_text(t) for t in texts])
+    del texts
+    built.append(peak())
+sizes = [s.nbytes for s in segs.segments]
+merges = segs.maybe_merge(range(1, num), lambda n: None)
+print(json.dumps({"segment_bytes": sizes, "after_build_peak_mb": built, "merges": merges,
+                  "merged_bytes": [s.nbytes for s in segs.segments], "after_merge_peak_mb": peak(),
+                  "max_segment_bytes": DEFAULT_POLICY.max_segment_bytes}))
+"""
+
+
+def merge_rss(args) -> None:
+    """Peak RSS of a process that writes ``--merge-segments`` bulk-add segments of the writer's batch
+    size and then lets the policy merge them (its largest merge: up to ``max_segment_bytes``)."""
+    from indexer.writer import BATCH_CHARS
+
+    out = args.out / "merge"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    child = subprocess.run([sys.executable, "-c", MERGE_CHILD, str(args.corpus / "docs"), str(out),
+                            str(BATCH_CHARS), str(args.merge_segments)],
+                           env=env, capture_output=True, text=True)
+    if child.returncode:
+        raise SystemExit(child.stderr[-2000:])
+    result = json.loads(child.stdout)
+    (args.out / "merge.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, required=True, help="folder with docs/*.txt")
     ap.add_argument("--files", type=int, default=300)
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--out", type=Path, default=HERE / "out" / "segments")
+    ap.add_argument("--merge-segments", type=int, default=0,
+                    help="instead: peak RSS of writing N batch-sized segments and merging them")
     args = ap.parse_args()
+    if args.merge_segments:
+        return merge_rss(args)
 
     from index_bench import make_queries
 
