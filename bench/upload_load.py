@@ -13,8 +13,9 @@ then:
    Afterwards every file's unique marker is phrase-searched (``/api/search?mode=phrase``): each must
    be found exactly once. Errors = any non-2xx answer or socket error.
 2. **kill -9 mid-upload**: the same load again with new files, while a killer thread repeatedly finds
-   the worker holding the index's write lock (``/proc/locks``: the one inside ``Library.add``) and
-   sends it SIGKILL. Clients retry an upload whose answer never came or was not 2xx (up to 8 times);
+   the process holding the index's write lock (``/proc/locks``: since uploads run as jobs, the upload
+   job's process, see ``indexer.jobs``) and sends it SIGKILL; the killed job is restarted when it is
+   next read. Clients retry an upload whose answer never came or was not 2xx (up to 8 times);
    at the end, every upload that got a 2xx answer must be searchable (acknowledged-but-lost = 0).
 
 Prints files, errors, lost, wall time and uploads/s per scenario, and exits 1 if anything was lost
@@ -117,6 +118,7 @@ def run_clients(base: str, token: str, tag: str, clients: int, files: int, retri
     """All clients at once; per file: acknowledged (2xx) or not, attempts, latencies, errors."""
     barrier = threading.Barrier(clients)
     acked: list[tuple[str, str]] = []
+    jobs: list[str] = []
     errors: list[str] = []
     latencies: list[float] = []
     lock = threading.Lock()
@@ -130,9 +132,12 @@ def run_clients(base: str, token: str, tag: str, clients: int, files: int, retri
                 status, answer = upload(base, token, name, text)
                 with lock:
                     latencies.append(time.perf_counter() - t0)
-                    ok = answer and answer["results"][0]["status"] in ("added", "unchanged")
+                    # 202: stored, a job adds it (followed in wait_for_jobs); 200: added already
+                    ok = answer and answer["results"][0]["status"] in ("added", "unchanged", "queued")
                     if 200 <= status < 300 and ok:
                         acked.append((name, marker))
+                        if status == 202:
+                            jobs.append(answer["job"]["url"])
                         break
                     errors.append(f"{name}: {status} {answer and answer['results']}")
                 time.sleep(0.2)
@@ -144,7 +149,26 @@ def run_clients(base: str, token: str, tag: str, clients: int, files: int, retri
     for t in threads:
         t.join(DEADLINE)
     wall = time.perf_counter() - t0
-    return {"acked": acked, "errors": errors, "wall": wall, "latencies": latencies}
+    pending = wait_for_jobs(base, token, jobs)
+    return {"acked": acked, "errors": errors, "wall": wall, "latencies": latencies,
+            "jobs_wall": time.perf_counter() - t0, "jobs_unfinished": pending}
+
+
+def wait_for_jobs(base: str, token: str, urls: list[str]) -> int:
+    """Follow the upload jobs of 202 answers until each is done (a dead job's process is restarted
+    when it is read); returns how many did not finish before the deadline."""
+    todo, deadline = list(urls), time.monotonic() + DEADLINE / 2
+    while todo and time.monotonic() < deadline:
+        for url in list(todo):
+            req = urllib.request.Request(base + url, headers={"Authorization": f"Bearer {token}"})
+            try:
+                with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+                    if json.loads(resp.read())["job"]["state"] not in ("receiving", "queued", "running"):
+                        todo.remove(url)
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.2)
+    return len(todo)
 
 
 def lock_holder(lock_file: Path) -> int | None:
@@ -187,6 +211,7 @@ def report(title: str, run: dict, lost: list[str], expected: int) -> None:
     print(f"errors (non-2xx/socket answers, retried): {len(run['errors'])}")
     print(f"acknowledged but lost: {len(lost)}")
     print(f"wall time:             {run['wall']:.1f} s   ({len(run['acked']) / run['wall']:.1f} uploads/s)")
+    print(f"until every job done:  {run['jobs_wall']:.1f} s   (unfinished jobs: {run['jobs_unfinished']})")
     print(f"latency per request:   p50 {1000 * statistics.median(lat):.0f} ms, "
           f"p95 {1000 * lat[int(0.95 * (len(lat) - 1))]:.0f} ms, max {1000 * lat[-1]:.0f} ms")
     for line in run["errors"][:5]:
