@@ -122,3 +122,122 @@ def test_search_then_report_in_a_real_browser(server, browser):
     assert copied.is_displayed() and copied.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"
     _no_alert(browser)
     assert _csp_violations(browser) == []
+
+
+@pytest.fixture
+def fake_server(portal_index, tmp_path):
+    """The portal with the difflib stand-in for copy detection: pairs and clusters in any case."""
+    from werkzeug.serving import make_server
+
+    app = create_app({**portal_config(portal_index, tmp_path), "TESTING": False})
+    bootstrap(app.config)
+    add_user(app, *INSPECTOR)
+    with app.app_context():
+        set_index(app, FakeDetection(get_index()))
+    srv = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    thread.join(5)
+
+
+def _login(browser, server: str, user=INSPECTOR) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "/login")
+    browser.find_element(By.NAME, "username").send_keys(user[0])
+    browser.find_element(By.NAME, "password").send_keys(user[1])
+    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    WebDriverWait(browser, 20).until(ec.presence_of_element_located((By.ID, "current-user")))
+
+
+def test_documents_list_sorts_by_clicked_column(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _login(browser, server)
+    browser.get(server + "/documents")
+
+    def chars() -> list[int]:
+        return [int(td.text) for td in browser.find_elements(By.CSS_SELECTOR, "table.documents tbody td:nth-child(4)")]
+
+    header = browser.find_element(By.CSS_SELECTOR, "a[data-sort=chars]")
+    assert header.value_of_css_property("white-space") == "nowrap" or \
+        header.find_element(By.XPATH, "..").value_of_css_property("white-space") == "nowrap"
+    header.click()
+    WebDriverWait(browser, 20).until(ec.url_contains("sort=chars"))
+    assert "order=desc" in browser.current_url
+    first = chars()
+    assert len(first) >= 5 and first == sorted(first, reverse=True)
+    assert browser.find_element(By.CSS_SELECTOR, "th.sorted").get_attribute("aria-sort") == "descending"
+    browser.find_element(By.CSS_SELECTOR, "a[data-sort=chars]").click()
+    WebDriverWait(browser, 20).until(ec.url_contains("order=asc"))
+    assert chars() == sorted(first)
+    browser.find_element(By.CSS_SELECTOR, "a[data-sort=unit]").click()
+    WebDriverWait(browser, 20).until(ec.url_contains("sort=unit"))
+    units = [td.text for td in browser.find_elements(By.CSS_SELECTOR, "table.documents tbody td:nth-child(2)")]
+    named = [u for u in units if u]
+    assert named == sorted(named) and units[:len(named)] == named  # materials without a unit come last
+    year = browser.find_element(By.CSS_SELECTOR, ".facets section a")  # a filter, as on the search page
+    year.click()
+    WebDriverWait(browser, 20).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".facets li.active")))
+    assert "sort=unit" in browser.current_url
+    assert _csp_violations(browser) == []
+
+
+def test_compare_picker_finds_materials_by_title_and_unit(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    _login(browser, server)
+    browser.get(server + "/compare")
+    box = browser.find_element(By.ID, "pick-a-box")
+    box.send_keys("区委书记")
+    first = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".pick[data-side=a] button.pick-item")))
+    assert "区委书记" in first.text
+    chosen = first.get_attribute("data-id")
+    first.click()
+    assert browser.find_element(By.ID, "pick-a").get_attribute("value") == chosen
+    assert not browser.find_element(By.CSS_SELECTOR, ".pick[data-side=a] ul.picks").is_displayed()
+    browser.find_element(By.ID, "pick-b-box").send_keys("某市")  # a unit of the shipped samples
+    other = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, ".pick[data-side=b] button.pick-item")))
+    assert "某市" in other.text
+    other.click()
+    browser.find_element(By.ID, "pick-b-box").send_keys("不存在的单位名称")
+    wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".pick[data-side=b] ul.picks"), "没有找到"))
+    browser.find_element(By.CSS_SELECTOR, "form.picker-form button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".sides.heads")))
+    assert f"a={chosen}" in browser.current_url
+    assert _csp_violations(browser) == []
+
+
+def test_overview_charts_draw_one_mark_per_bucket_and_node(fake_server, browser):
+    import json
+
+    from selenium.webdriver.common.by import By
+
+    _login(browser, fake_server)
+    browser.get(fake_server + "/api/duplicates")
+    dup = json.loads(browser.find_element(By.TAG_NAME, "body").text)
+    browser.get(fake_server + "/duplicates")
+    bars = browser.find_elements(By.CSS_SELECTOR, "#chart-ratios rect.bar")
+    assert len(bars) == 11 and all(b.is_displayed() for b in bars)
+    counts = [int(t.text) for t in browser.find_elements(By.CSS_SELECTOR, "#chart-ratios text.count")]
+    assert sum(counts) == len(dup["documents"])
+    tallest = max(range(11), key=lambda i: counts[i])
+    assert bars[tallest].size["height"] == max(b.size["height"] for b in bars) > 0
+    nodes = browser.find_elements(By.CSS_SELECTOR, "#chart-graph circle.node")
+    expected = sum(len(c["documents"]) for c in dup["clusters"][:12])
+    assert expected > 0 and len(nodes) == expected
+    assert all(n.is_displayed() and n.size["width"] > 0 for n in nodes)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-graph line.edge")) >= expected - len(dup["clusters"][:12])
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart-sources rect.bar")
+    assert nodes[0].value_of_css_property("fill") not in ("none", "rgb(0, 0, 0)")  # the style sheet colours it
+    _no_alert(browser)
+    assert _csp_violations(browser) == []
