@@ -53,6 +53,7 @@ class DetectOptions:
     unit_gap: int = 2  # ... each at most this many units after the last in both documents
     unit_merge_gap: int = 40  # a unit seed joins seeds this close in both documents (one missed sentence)
     unit_trim_slack: int = 6  # a unit seed drops an unmatched head or tail longer than this
+    unit_solo_chars: int = 40  # a unit seed this long in both documents is a passage on its own
 
 
 DEFAULTS = DetectOptions()

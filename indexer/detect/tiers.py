@@ -89,16 +89,20 @@ def earlier(a: dict, b: dict) -> dict:
 
 _NAME_FLAGS = ("ns", "nr", "nt", "nz")
 _UNIT_SUFFIX = set("省市县区州盟旗镇乡村街局委办厅部院所校司处科社队")
+_SUFFIX_NEXT = set("省市县州盟旗镇乡村局委厅")  # right after a swapped name: 县委, 州委, 市局
 
 
 def _looks_like_name(text: str, start: int, end: int) -> bool:
-    """Does ``text[start:end]`` lie in a place, unit or person name (jieba's part of speech, or a
-    word ending in an administrative suffix such as 省、市、县、局)?"""
+    """Does ``text[start:end]`` lie in a place, unit or person name: right before an administrative
+    suffix (县委, 市局: cheap, no dictionary), else a word jieba tags as a name (its dictionary only,
+    no HMM: a few hundred microseconds)?"""
+    if text[end:end + 1] in _SUFFIX_NEXT or (end - start <= 3 and text[end - 1:end] in _SUFFIX_NEXT):
+        return True
     import jieba.posseg
 
-    lo, hi = max(0, start - 6), min(len(text), end + 6)
+    lo, hi = max(0, start - 4), min(len(text), end + 4)
     at = lo
-    for word, flag in jieba.posseg.cut(text[lo:hi]):
+    for word, flag in jieba.posseg.cut(text[lo:hi], HMM=False):
         w0, w1 = at, at + len(word)
         at = w1
         if w1 <= start or w0 >= max(end, start + 1):
@@ -108,12 +112,12 @@ def _looks_like_name(text: str, start: int, end: int) -> bool:
     return False
 
 
-def name_swap(passage: dict, *, max_edit: int = 8, min_similarity: float = 0.8) -> bool:
+def name_swap(passage: dict, *, max_edit: int = 8, max_edits: int = 12, min_similarity: float = 0.8) -> bool:
     """换名照搬: a passage whose only edits replace short stretches that are place, unit or person names.
 
     ``passage`` has "text_a"/"text_b" and "edits" relative to them (tag, a0, a1, b0, b1)."""
     edits = [e for e in passage.get("edits", []) if e[0] != "equal"]
-    if not edits or passage.get("similarity", 0) < min_similarity:
+    if not edits or len(edits) > max_edits or passage.get("similarity", 0) < min_similarity:
         return False
     ta, tb = passage.get("text_a", ""), passage.get("text_b", "")
     for tag, a0, a1, b0, b1 in edits:
