@@ -127,6 +127,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the portal; ``test_config`` overrides the environment (``INDEX``, ``DATA``, …)."""
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder="static")
     app.config.from_mapping(load_config(test_config))
+    if app.config.get("ADMIN_PASSWORD"):  # a weak one refuses to start (accounts.WeakAdminPassword)
+        from .accounts import check_admin_password
+
+        check_admin_password(app.config["ADMIN_PASSWORD"])
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.after_request(security_headers)
@@ -135,6 +139,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         api,
         audit,
         auth,
+        check,
         commands,
         db,
         documents,
@@ -143,6 +148,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         jobs,
         reports,
         search,
+        stock,
         upload,
         users,
         views,
@@ -150,6 +156,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     upload.init_app(app)
+    check.init_app(app)
     jobs.init_app(app)
 
     @app.before_request
@@ -164,6 +171,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     commands.init_app(app)
     for bp in (auth.bp, search.bp, documents.bp, reports.bp, duplicates.bp, upload.bp, users.bp, audit.bp,
-               api.bp, jobs.bp):
+               api.bp, jobs.bp, check.bp, stock.bp):
         app.register_blueprint(bp)
     return app

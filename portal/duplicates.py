@@ -6,9 +6,12 @@ import time
 
 from flask import Blueprint, render_template, request
 
+from indexer.errors import BadQuery
+
 from .audit import audit
 from .index import detection, get_index
 from .jobs import job_queue, public
+from .views import int_arg
 
 bp = Blueprint("duplicates", __name__)
 WAIT_SECONDS = 2.0  # a small library's compare finishes while the request waits; else progress is shown
@@ -30,8 +33,6 @@ def start_compare():
     return job
 
 
-
-
 def duplicates_context() -> dict:
     """``lib.duplicates`` for the request's unit/year filter (the ``indexer compare --json`` shape);
     while the compare job works, ``status: computing`` and its progress (``job``)."""
@@ -50,7 +51,43 @@ def duplicates_context() -> dict:
                 return {**empty, "status": "failed", "error": job.error, "job": public(job)}
             return {**empty, "status": "computing", "retry_after": RETRY_AFTER,
                     "job": public(job) if job is not None else None}
-    return {**out, "filters": filters}
+    return {**out, "filters": filters, "listing": listing(out)}
+
+
+TIERS = {"copying": ("pairs", "抄袭"), "minor": ("minor_pairs", "少量雷同"),
+         "own": ("own_pairs", "与本人往年材料重复")}
+PAGE = 50
+
+
+def _ratio_arg(name: str) -> float | None:
+    raw = request.args.get(name, "").strip().rstrip("%")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadQuery(f"参数 {name} 须为 0–100 之间的百分数") from None
+    if not 0 <= value <= 100:
+        raise BadQuery(f"参数 {name} 须为 0–100 之间的百分数")
+    return value / 100
+
+
+def listing(out: dict) -> dict:
+    """One page of one tier's pairs (``?tier=copying|minor|own&min_ratio=&max_ratio=&offset=``) and
+    one page of the clusters (``?coffset=``): every pair and cluster reachable, none cut off."""
+    tier = request.args.get("tier", "copying")
+    if tier not in TIERS:
+        raise BadQuery("tier 只能是 copying、minor 或 own")
+    lo, hi = _ratio_arg("min_ratio"), _ratio_arg("max_ratio")
+    pairs = [p for p in out.get(TIERS[tier][0], [])
+             if (lo is None or p.get("similarity", 0) >= lo) and (hi is None or p.get("similarity", 0) <= hi)]
+    offset, coffset = int_arg("offset", 0), int_arg("coffset", 0)
+    clusters = out.get("clusters", [])
+    return {"tier": tier, "tier_name": TIERS[tier][1], "min_ratio": lo, "max_ratio": hi,
+            "counts": {t: len(out.get(key, [])) for t, (key, _) in TIERS.items()},
+            "pairs": pairs[offset:offset + PAGE], "total": len(pairs), "offset": offset, "limit": PAGE,
+            "clusters": clusters[coffset:coffset + PAGE], "clusters_total": len(clusters),
+            "coffset": coffset, "web_traces": out.get("web_traces", {})}
 
 
 @bp.get("/duplicates")
