@@ -87,7 +87,7 @@ def read_metadata_csv(path: Path) -> dict[str, dict[str, str]]:
         return {}
     names = {h: HEADER_ALIASES.get(h.strip().lower(), HEADER_ALIASES.get(h.strip())) for h in fieldnames}
     if "file" not in names.values():
-        raise ValueError("metadata.csv 缺少“文件”列（列名 文件 或 file）")
+        raise ValueError("metadata.csv 缺少“文件”列，列名应为“文件”或 file")
     out: dict[str, dict[str, str]] = {}
     rows = iter(reader)
     while True:

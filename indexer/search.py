@@ -270,7 +270,7 @@ def check_word_query(q) -> None:
     for node in _walk(q):
         if isinstance(node, (wq.TermRange, wq.NumericRange, wq.DateRange)):
             if node.fieldname not in RANGE_FIELDS:
-                raise BadQuery("不支持按词语范围检索（[… TO …]）；范围只能用于年度，如 year:[2019 TO 2021]。")
+                raise BadQuery("不支持按词语范围检索；范围只能用于年度，如 year:[2019 TO 2021]。")
             terms += 1
         elif isinstance(node, wq.Every):
             raise BadQuery("不支持匹配全部材料的查询（*:*）；请输入要找的词语。")
