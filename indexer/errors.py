@@ -2,17 +2,24 @@
 
 
 class DuizhaoError(Exception):
-    """Base class: something the user can be told about in one sentence."""
+    """Base class: something the user can be told about in one sentence (in Chinese); ``code`` is
+    its stable English name for scripts (the JSON API's ``code``)."""
+
+    code = "error"
 
 
 class DocumentNotFound(DuizhaoError):
+    code = "document_not_found"
+
     def __init__(self, doc_id: str):
-        super().__init__(f"没有这份材料: {doc_id!r}")
+        super().__init__(f"没有这份材料：“{doc_id}”")
         self.doc_id = doc_id
 
 
 class BadQuery(DuizhaoError):
     """A query that cannot be run: empty, too long, or malformed."""
+
+    code = "bad_query"
 
 
 class UnreadableFile(DuizhaoError):
@@ -29,3 +36,9 @@ class IndexFormatMismatch(DuizhaoError):
 
 class IndexTooNew(DuizhaoError):
     """The index was written by a newer version of the program."""
+
+
+class InvalidMetadata(DuizhaoError):
+    """A metadata value that cannot be stored (too long, control characters, an empty title)."""
+
+    code = "invalid_metadata"

@@ -30,10 +30,18 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def error_response(status: int, message: str):
-    """The error as JSON or as the Chinese error page, with ``status``."""
+CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    413: "too_large", 429: "too_many_requests", 500: "internal_error", 503: "unavailable",
+}
+
+
+def error_response(status: int, message: str, code: str | None = None):
+    """The error as JSON (the Chinese ``error`` beside a stable English ``code`` for scripts) or as
+    the Chinese error page, with ``status``."""
     if wants_json():
-        return jsonify({"error": message, "status": status}), status
+        body = {"error": message, "code": code or CODES.get(status, "error"), "status": status}
+        return jsonify(body), status
     return render_template("error.html", status=status, title=TITLES.get(status, "出错了"),
                            message=message), status
 
@@ -51,7 +59,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DuizhaoError)
     def library_error(exc: DuizhaoError):
-        return error_response(status_of(exc), str(exc))
+        return error_response(status_of(exc), str(exc), getattr(exc, "code", None))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
