@@ -241,3 +241,125 @@ def test_overview_charts_draw_one_mark_per_bucket_and_node(fake_server, browser)
     assert nodes[0].value_of_css_property("fill") not in ("none", "rgb(0, 0, 0)")  # the style sheet colours it
     _no_alert(browser)
     assert _csp_violations(browser) == []
+
+
+def _serve(app):
+    """``app`` on a free loopback port (one thread, like a sync worker); yields its base URL."""
+    from werkzeug.serving import make_server
+
+    srv = make_server("127.0.0.1", 0, app, threaded=False)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    return srv, thread, f"http://127.0.0.1:{srv.server_port}"
+
+
+@pytest.fixture
+def own_server(tmp_path):
+    """A portal over its own small index (uploads and password changes must not touch the shared one),
+    with upload jobs in their own processes as in production."""
+    from conftest import TINY
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in TINY.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    with Library(tmp_path / "index") as lib:
+        assert not lib.add([docs]).failed
+    app = create_app({**portal_config(tmp_path / "index", tmp_path / "data"), "TESTING": False,
+                      "JOBS_INLINE": False})
+    bootstrap(app.config)
+    add_user(app, *INSPECTOR)
+    srv, thread, url = _serve(app)
+    yield url
+    srv.shutdown()
+    thread.join(5)
+
+
+def test_upload_shows_progress_per_file_then_a_full_width_results_table(own_server, browser, tmp_path):
+    import time
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    paths = []
+    for i, unit in enumerate(["甲县", "乙县", "丙县", "丁县", "戊县", "己县"]):
+        path = folder / f"{unit}材料.txt"
+        path.write_text(f"{unit}委员会对照检查材料\n第{i}份：{unit}在整改落实中发现的问题各不相同，编号{i * 7919}。\n",
+                        encoding="utf-8")
+        paths.append(path)
+    empty = folder / "空白.txt"
+    empty.write_bytes(b"")
+    paths.append(empty)
+
+    _login(browser, own_server)
+    browser.get(own_server + "/upload")
+    browser.find_element(By.CSS_SELECTOR, "input[name=files]").send_keys("\n".join(str(p) for p in paths))
+    browser.find_element(By.CSS_SELECTOR, "form.upload button[type=submit]").click()
+    wait = WebDriverWait(browser, 120)
+    wait.until(ec.presence_of_element_located((By.ID, "upload-results")))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#upload-results tbody tr")
+    assert len(rows) == len(paths)  # one line per file at once, before the job has finished
+    seen = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            seen.update(td.text for td in browser.find_elements(By.CSS_SELECTOR, "#upload-results td.status"))
+            bar = browser.find_elements(By.CSS_SELECTOR, "#upload-progress progress")
+            if bar:
+                seen.add(f"progress {bar[0].get_attribute('value')}/{bar[0].get_attribute('max')}")
+            if "处理完毕" in browser.find_element(By.ID, "upload-progress").text:
+                break
+        except Exception:  # the page is being replaced by the finished one
+            pass
+        time.sleep(0.1)
+    assert any(s.startswith("progress") for s in seen), seen  # the page followed the job
+    results = {tr.find_element(By.CSS_SELECTOR, "td.source").text.split(" ")[0]:
+               (tr.find_element(By.CSS_SELECTOR, "td.status").text, tr.find_element(By.CSS_SELECTOR, "td.reason").text)
+               for tr in browser.find_elements(By.CSS_SELECTOR, "#upload-results tbody tr")}
+    assert {name for name, (status, _) in results.items() if status == "已加入"} == {p.name for p in paths[:-1]}
+    status, reason = results["空白.txt"]
+    assert status == "未加入" and reason and not any(c.isascii() and c.isalpha() for c in reason)
+    table = browser.find_element(By.ID, "upload-results")
+    assert table.size["width"] > 0.8 * browser.find_element(By.TAG_NAME, "main").size["width"] - 60
+    assert browser.find_elements(By.CSS_SELECTOR, "#upload-results a[href$='/report']")
+    _no_alert(browser)
+    assert _csp_violations(browser) == []
+
+
+def test_user_changes_own_password(own_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    _login(browser, own_server)
+    browser.find_element(By.ID, "change-password").click()
+    wait.until(ec.presence_of_element_located((By.ID, "password-form")))
+
+    def submit(current: str, new: str, again: str) -> None:
+        for name, value in (("current", current), ("password", new), ("again", again)):
+            field = browser.find_element(By.NAME, name)
+            field.clear()
+            field.send_keys(value)
+        browser.find_element(By.CSS_SELECTOR, "#password-form button[type=submit]").click()
+
+    submit(INSPECTOR[1], "1234567890123", "1234567890123")  # all digits: refused, reason in Chinese
+    error = wait.until(ec.presence_of_element_located((By.ID, "password-error"))).text
+    assert error and "数字" in error
+    new = "新的口令-Correct-7"
+    submit(INSPECTOR[1], new, new)
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.flash")))
+    assert "密码已修改" in browser.find_element(By.CSS_SELECTOR, "p.flash").text
+    browser.find_element(By.CSS_SELECTOR, "form.account button[type=submit]").click()  # 退出
+    wait.until(ec.url_contains("/login"))
+    browser.find_element(By.NAME, "username").send_keys(INSPECTOR[0])
+    browser.find_element(By.NAME, "password").send_keys(INSPECTOR[1])
+    browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
+    wait.until(ec.url_contains("/login"))
+    assert not browser.find_elements(By.ID, "current-user")  # the old password no longer works
+    _login(browser, own_server, (INSPECTOR[0], new))
+    assert browser.find_element(By.ID, "current-user").text == INSPECTOR[0]
+    assert _csp_violations(browser) == []
