@@ -213,8 +213,13 @@ class JobQueue:
         cmd = [sys.executable, "-m", "indexer.jobs", "run", str(self.index), job_id]
         # The middle process starts the job in a new session and exits at once, so the job is
         # never a child of this (web worker) process: no zombie, and it outlives the worker.
+        # The job imports this very copy of ``indexer``, however the caller found it (installed, or
+        # a source checkout on the path or in the working directory).
+        root = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path}
         subprocess.run([sys.executable, "-I", "-S", "-c", _SPAWN, str(log), *cmd], check=True, timeout=60,
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd=str(self.index))
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd=str(self.index), env=env)
 
     # -- reading and recovery ----------------------------------------------------------------
 

@@ -68,5 +68,8 @@ def report(lib, doc_id: str, compute: Callable[[object, str], dict]) -> dict:
         return found
     result = compute(lib, doc_id)
     if lib.cache_key() == key:  # the library did not change meanwhile
-        cache.put(doc_id, key, result)
+        try:
+            cache.put(doc_id, key, result)
+        except (sqlite3.Error, TypeError, ValueError):
+            pass  # a cache that cannot be written only costs the next view a recompute
     return result

@@ -443,3 +443,22 @@ def test_job_api_unknown_job(tmp_path, corpus):
     c = api_client(make_app(tmp_path, corpus, inline=True))
     r = c.get("/api/jobs/nosuchjob")
     assert r.status_code == 404 and "后台任务" in r.get_json()["error"]
+
+
+def test_error_after_the_commit_still_reports_the_file_stored(tmp_path, corpus, monkeypatch):
+    """Regression (issue 9): an answer never says "failed" for something that was stored."""
+    from indexer.writer import IndexWriter
+
+    real = IndexWriter.add_jobs
+
+    def commit_then_fail(self, *args, **kwargs):
+        real(self, *args, **{**kwargs, "on_result": None})  # committed, but no result reported
+        raise OSError("disk hiccup after the commit")
+
+    monkeypatch.setattr(IndexWriter, "add_jobs", commit_then_fail)
+    c = api_client(make_app(tmp_path, corpus, inline=True))
+    body = c.post("/api/documents", data={"files": files(("已存.txt", NEW))}).get_json()
+    res = body["results"][0]
+    assert res["status"] == "added" and res["id"], body
+    monkeypatch.undo()
+    assert c.get(f"/api/documents/{res['id']}").status_code == 200
