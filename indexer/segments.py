@@ -111,20 +111,37 @@ def build_segment(folder: Path, docnums: list[int], folded: list[str], fps: list
                   params: dict | None = None) -> str:
     """Write a new segment for ``folded`` texts and their copy-detection fingerprints under ``folder``;
     returns its name (not yet listed in the manifest). ``params``: what the data was computed with."""
-    hashes = np.concatenate([np.asarray(h, dtype=np.uint64) for h, _ in fps] or [np.zeros(0, np.uint64)])
-    pos = np.concatenate([np.asarray(p, dtype=np.uint32) for _, p in fps] or [np.zeros(0, np.uint32)])
-    counts = np.fromiter((len(h) for h, _ in fps), dtype=np.int64, count=len(fps))
-    return _write_segment(folder, docnums, [t.encode("utf-8") for t in folded], hashes, pos, counts, params)
+
+    def fingerprints() -> FingerprintColumns:
+        hashes = np.concatenate([np.asarray(h, dtype=np.uint64) for h, _ in fps] or [np.zeros(0, np.uint64)])
+        pos = np.concatenate([np.asarray(p, dtype=np.uint32) for _, p in fps] or [np.zeros(0, np.uint32)])
+        return hashes, pos, np.fromiter((len(h) for h, _ in fps), dtype=np.int64, count=len(fps))
+
+    return _write_segment(folder, docnums, [t.encode("utf-8") for t in folded], fingerprints, params)
 
 
-def _write_segment(folder: Path, docnums, encoded: list[bytes], hashes: np.ndarray, pos: np.ndarray,
-                   counts: np.ndarray, params: dict | None) -> str:
+FingerprintColumns = tuple[np.ndarray, np.ndarray, np.ndarray]  # hashes, positions (document order), counts
+
+
+def _write_segment(folder: Path, docnums, encoded: list[bytes],
+                   fingerprints: Callable[[], FingerprintColumns], params: dict | None) -> str:
+    """Write a segment; the fingerprints are computed, written and freed before the suffix array is
+    built, so the two never take memory at once (a merge's peak is the suffix array of its text)."""
     from pydivsufsort import divsufsort
 
     if params is None:
         from .format import segment_params
 
         params = segment_params()
+    name = f"seg-{uuid.uuid4().hex[:12]}"
+    tmp = folder / f".tmp-{name}"
+    tmp.mkdir(parents=True)
+    arrays = _ArrayFile(tmp)
+    arrays.add("docnums", np.asarray(docnums, dtype=np.int64))
+    columns = _fingerprint_arrays(*fingerprints())
+    for key in list(columns):
+        arrays.add(key, columns.pop(key))
+    del columns
     lengths = np.fromiter((len(b) + 1 for b in encoded), dtype=np.int64, count=len(encoded))
     starts = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
@@ -135,35 +152,25 @@ def _write_segment(folder: Path, docnums, encoded: list[bytes], hashes: np.ndarr
         blob[end] = SEPARATOR[0]
     del encoded[:]  # the caller's list: its bytes are in the blob now (a merge's peak memory)
     data = np.frombuffer(blob, dtype=np.uint8)
+    with open(tmp / "text.bin", "wb") as fh:
+        fh.write(blob)
+        fh.flush()
+        os.fsync(fh.fileno())
     if len(data):
         sa = divsufsort(data)
-        first = data[sa]
-        keep = ((first & 0xC0) != 0x80) & (first != 0xFF)  # suffixes starting a character
-        del first
-        sa = sa[keep].astype(np.uint32 if len(data) < 2**32 else np.uint64)
-        del keep
+        sa = sa[(((data & 0xC0) != 0x80) & (data != 0xFF))[sa]]  # suffixes starting a character
+        sa = sa.view(np.uint32) if sa.dtype == np.int32 else sa.astype(np.uint64)  # non-negative: no copy
         small = np.uint16 if len(lengths) < 2**16 else np.uint32
         da = np.repeat(np.arange(len(lengths), dtype=small), lengths)[sa]
     else:
         sa = np.zeros(0, dtype=np.uint32)
         da = np.zeros(0, dtype=np.uint16)
-    name = f"seg-{uuid.uuid4().hex[:12]}"
-    tmp = folder / f".tmp-{name}"
-    tmp.mkdir(parents=True)
-    with open(tmp / "text.bin", "wb") as fh:
-        fh.write(blob)
-        fh.flush()
-        os.fsync(fh.fileno())
     del data, blob
-    arrays = _ArrayFile(tmp)
     arrays.add("starts", starts)
-    arrays.add("docnums", np.asarray(docnums, dtype=np.int64))
     arrays.add("sa", sa)
     del sa
     arrays.add("da", da)
     del da
-    for key, arr in _fingerprint_arrays(hashes, pos, counts).items():
-        arrays.add(key, arr)
     arrays.close()
     with open(tmp / PARAMS_FILE, "w", encoding="utf-8") as fh:
         json.dump(params, fh, ensure_ascii=False, sort_keys=True)
@@ -173,6 +180,13 @@ def _write_segment(folder: Path, docnums, encoded: list[bytes], hashes: np.ndarr
     os.replace(tmp, folder / name)
     _fsync_dir(folder)
     return name
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenated index ranges ``[starts[i], starts[i] + lengths[i])``."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.repeat(np.asarray(starts, dtype=np.int64), lengths) + (
+        np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
 
 
 @dataclass
@@ -217,6 +231,19 @@ class Segment:
                 import mmap
 
                 self.blob = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # keeps its own fd
+        maps = [self.blob] + [getattr(a, "_mmap", None) for a in arrays.values()]
+        self._maps = list({id(m): m for m in maps if hasattr(m, "madvise")}.values())
+
+    def release_pages(self) -> None:
+        """Unmap the pages read so far from this process (they stay in the page cache): a merge reads
+        its victims whole, and they must not count against the writer's memory."""
+        import mmap
+
+        for m in self._maps:
+            try:
+                m.madvise(mmap.MADV_DONTNEED)
+            except (OSError, ValueError):
+                pass
 
     def __len__(self) -> int:
         return len(self.docnums)
@@ -422,48 +449,53 @@ class SegmentSet:
 
     def _merge(self, victims: list[Segment], live: np.ndarray,
                fingerprint_of: Callable[[int], Fingerprints]) -> None:
-        """Replace ``victims`` by one segment of their live documents (none if nothing is live)."""
-        docnums: list[np.ndarray] = []
+        """Replace ``victims`` by one segment of their live documents (none if nothing is live), in
+        docnum order. Victims are read through their maps, whose pages are then let go: the writer's
+        memory holds the merged segment, not its sources too."""
+        locals_ = [np.flatnonzero(seg.live_mask(live)) for seg in victims]
+        nums = np.concatenate([seg.docnums[loc] for seg, loc in zip(victims, locals_)]
+                              or [np.zeros(0, np.int64)])
+        order = np.argsort(nums, kind="stable")
         encoded: list[bytes] = []
-        hashes: list[np.ndarray] = []
-        positions: list[np.ndarray] = []
-        counts: list[np.ndarray] = []
-        for seg in victims:
-            local = np.flatnonzero(seg.live_mask(live))
-            docnums.append(seg.docnums[local])
+        for seg, loc in zip(victims, locals_):
             starts = seg.starts
-            encoded += [bytes(seg.blob[starts[i]:starts[i + 1] - 1]) for i in local.tolist()]
-            if seg.has_fingerprints:
-                bounds = seg.fp_docstart
-                n = bounds[local + 1] - bounds[local]
-                idx = np.repeat(bounds[local], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-                rows = np.asarray(seg.fp_bydoc[idx], dtype=np.int64)  # sorted positions, doc order
-                hashes.append(np.asarray(seg.fp_hash[rows]))
-                positions.append(np.asarray(seg.fp_pos[rows], dtype=np.uint32))
-                counts.append(n)
-            else:
-                for num in seg.docnums[local].tolist():
-                    h, ps = fingerprint_of(num)
-                    hashes.append(np.asarray(h, dtype=np.uint64))
-                    positions.append(np.asarray(ps, dtype=np.uint32))
-                    counts.append(np.array([len(h)], dtype=np.int64))
+            encoded += [bytes(seg.blob[starts[i]:starts[i + 1] - 1]) for i in loc.tolist()]
+            seg.release_pages()
+        encoded = [encoded[i] for i in order.tolist()]
+
+        def fingerprints() -> FingerprintColumns:
+            hashes, positions, counts = [], [], []
+            for seg, loc in zip(victims, locals_):
+                if seg.has_fingerprints:
+                    bounds = seg.fp_docstart
+                    n = bounds[loc + 1] - bounds[loc]
+                    rows = np.asarray(seg.fp_bydoc[_ranges(bounds[loc], n)], dtype=np.int64)  # doc order
+                    hashes.append(np.asarray(seg.fp_hash[rows]))
+                    positions.append(np.asarray(seg.fp_pos[rows], dtype=np.uint32))
+                    counts.append(n)
+                    seg.release_pages()
+                else:
+                    for num in seg.docnums[loc].tolist():
+                        h, ps = fingerprint_of(num)
+                        hashes.append(np.asarray(h, dtype=np.uint64))
+                        positions.append(np.asarray(ps, dtype=np.uint32))
+                        counts.append(np.array([len(h)], dtype=np.int64))
+            cnt = np.concatenate(counts or [np.zeros(0, np.int64)])
+            first = np.zeros(len(cnt), dtype=np.int64)
+            np.cumsum(cnt[:-1], out=first[1:])
+            idx = _ranges(first[order], cnt[order])  # each document's run, in docnum order
+            h_all = np.concatenate(hashes or [np.zeros(0, np.uint64)])
+            del hashes
+            p_all = np.concatenate(positions or [np.zeros(0, np.uint32)])
+            del positions
+            return h_all[idx], p_all[idx], cnt[order]
+
         params = victims[0].params if all(v.params == victims[0].params for v in victims) else None
         if any(not v.has_fingerprints for v in victims):
             params = None  # fingerprints computed now: today's parameters
         new = []
-        if sum(map(len, docnums)):
-            nums = np.concatenate(docnums)
-            order = np.argsort(nums, kind="stable")
-            encoded = [encoded[i] for i in order.tolist()]
-            cnt = np.concatenate(counts)
-            starts = np.zeros(len(cnt) + 1, dtype=np.int64)
-            np.cumsum(cnt, out=starts[1:])
-            h_all = np.concatenate(hashes or [np.zeros(0, np.uint64)])
-            p_all = np.concatenate(positions or [np.zeros(0, np.uint32)])
-            n = cnt[order]
-            idx = np.repeat(starts[:-1][order], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
-            new = [_write_segment(self.folder, nums[order].tolist(), encoded, h_all[idx], p_all[idx], n,
-                                  params)]
+        if len(nums):
+            new = [_write_segment(self.folder, nums[order].tolist(), encoded, fingerprints, params)]
         victim_names = {s.name for s in victims}
         manifest = self.read_manifest()
         keep = [name for name in manifest["segments"] if name not in victim_names]
