@@ -170,6 +170,16 @@ def cluster_graph(dup: dict, *, max_nodes: int = 80, max_clusters: int = 12, wid
     return Graph(width, int(y + row_h) if nodes else 0, nodes, edges, len(chosen), hidden)
 
 
+_last: list = []  # (the inputs the charts were drawn from, the charts): one overview per process
+
+
 def overview_charts(dup: dict) -> dict:
-    """The three charts of the overview page (empty ones when there is nothing to draw)."""
-    return {"ratios": ratio_histogram(dup), "sources": top_sources(dup), "graph": cluster_graph(dup)}
+    """The three charts of the overview page (empty ones when there is nothing to draw). The cached
+    corpus compare hands out the same lists until the library changes, so a process draws its
+    charts once per library state and filter (the inputs are held, so identity means equality)."""
+    inputs = tuple(dup.get(k) for k in ("documents", "pairs", "minor_pairs", "clusters"))
+    if _last and all(a is b for a, b in zip(_last[0], inputs)):
+        return _last[1]
+    charts = {"ratios": ratio_histogram(dup), "sources": top_sources(dup), "graph": cluster_graph(dup)}
+    _last[:] = [inputs, charts]
+    return charts

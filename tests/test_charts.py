@@ -56,3 +56,14 @@ def test_overview_page_draws_the_charts(detect_client):
     docs = detect_client.get("/api/duplicates").get_json()
     drawn = len(re.findall(r"<circle class=\"node", html))
     assert drawn == sum(len(c["documents"]) for c in docs["clusters"][:12])
+
+
+def test_charts_drawn_once_per_library_state():
+    from portal.charts import overview_charts
+
+    dup = dup_of()
+    first = overview_charts(dup)
+    assert overview_charts({**dup, "filters": {}}) is first  # the same cached lists: not drawn again
+    changed = {**dup, "pairs": dup["pairs"][:1]}
+    again = overview_charts(changed)
+    assert again is not first and len(again["graph"].edges) == 1
