@@ -156,8 +156,11 @@ def obfuscate(text: str, level: str, syn: list[tuple[str, str]], rng: random.Ran
 
 def fortune_paragraphs(path: Path | None) -> list[str]:
     """Modern Chinese paragraphs of a fortune file (attribution lines and escape codes dropped)."""
+    import opencc
+
     if path is None or not path.exists():
         return []
+    t2s = opencc.OpenCC("t2s")
     raw = re.sub(r"\x1b\[[0-9;]*m", "", path.read_text(encoding="utf-8", errors="replace"))
     out = []
     for entry in raw.split("\n%\n"):
@@ -166,7 +169,10 @@ def fortune_paragraphs(path: Path | None) -> list[str]:
             text = "".join(lines)
             hanzi = len(re.findall(r"[\u4e00-\u9fff]", text))
             latin = len(re.findall(r"[A-Za-z]", text))  # software documentation: not materials' prose
-            if hanzi >= 30 and latin < hanzi / 20 and re.search(r"[。！？]", text):
+            clauses = [c for c in re.split(r"[，。！？；：、]", text) if c]
+            poem = sum(map(len, clauses)) / max(1, len(clauses)) <= 7  # verse: variants of one poem abound
+            prose = not poem and t2s.convert(text) == text  # traditional script: classical quotations
+            if hanzi >= 30 and latin < hanzi / 20 and prose and re.search(r"[。！？]", text):
                 out.append(text)
     return out
 

@@ -137,8 +137,9 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOpti
         seeds = seeds[~(in_a | in_b)]
     boxes = cluster_unambiguous_first(seeds, opts)
     if units is not None and len(units):  # units tile the text: a rewritten passage's units touch
-        boxes = merge_boxes(boxes + unit_boxes(np.asarray(units, dtype=np.int64).reshape(-1, 4)),
-                            opts.unit_merge_gap)
+        extra = unit_boxes(np.asarray(units, dtype=np.int64).reshape(-1, 4), opts.unit_solo_chars,
+                           opts.min_seeds)
+        boxes = merge_boxes(boxes + extra, opts.unit_merge_gap)
     boxes = [box for box in boxes if box.core >= opts.min_seeds]
     boxes = merge_boxes([_grow(box, a.text, b.text, opts) for box in boxes], 0)
     boxes = [box for box in boxes if _similarity(box, a, b, opts, boiler_a, boiler_b)[0] is not None]

@@ -61,9 +61,12 @@ def cluster_seeds(seeds: np.ndarray, *, k: int, gap: int) -> list[Box]:
     return merge_boxes(boxes, gap)
 
 
-def unit_boxes(units: np.ndarray) -> list[Box]:
-    """One box per sentence-stage seed (rows a0, a1, b0, b1): a whole unit of each document."""
-    return [Box(a0, a1, b0, b1, [], 1, [(a0, b0, a1 - a0, b1 - b0)]) for a0, a1, b0, b1 in units.tolist()]
+def unit_boxes(units: np.ndarray, solo_chars: int, min_seeds: int) -> list[Box]:
+    """One box per sentence-stage seed (rows a0, a1, b0, b1): a whole unit of each document. A unit
+    of at least ``solo_chars`` in both documents counts as ``min_seeds`` seeds: a long sentence
+    copied alone and rewritten is still a passage."""
+    return [Box(a0, a1, b0, b1, [], min_seeds if min(a1 - a0, b1 - b0) >= solo_chars else 1,
+                [(a0, b0, a1 - a0, b1 - b0)]) for a0, a1, b0, b1 in units.tolist()]
 
 
 def merge_boxes(boxes: list[Box], gap: int) -> list[Box]:

@@ -49,6 +49,7 @@ class DetectOptions:
     unit_sketch: int = 8  # features per unit in the corpus-wide candidate index (lowest hashes)
     unit_max_postings: int = 48  # a sketch feature in more units than this finds no candidates
     unit_sketch_shared: int = 2  # sketch features two units must share to be a candidate unit pair
+    unit_solo_shared: int = 3  # ... and to make their documents a candidate pair on their own
     unit_min_pairs: int = 2  # unit pairs two documents need to share to become a candidate pair ...
     unit_gap: int = 2  # ... each at most this many units after the last in both documents
     unit_merge_gap: int = 40  # a unit seed joins seeds this close in both documents (one missed sentence)

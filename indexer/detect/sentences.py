@@ -151,7 +151,8 @@ def candidate_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]],
 def pairs_of_units(rows: np.ndarray, opts: DetectOptions) -> np.ndarray:
     """Document pairs with a run of at least ``unit_min_pairs`` unit pairs, each within ``unit_gap``
     units of the last in both documents, among the unit pairs that occur at least ``unit_sketch_shared``
-    times in ``rows`` (doc a, unit a, doc b, unit b; one per shared feature). The Spark job calls it
+    times in ``rows`` (doc a, unit a, doc b, unit b; one per shared feature), or with one unit pair
+    occurring ``unit_solo_shared`` times (a single rewritten sentence). The Spark job calls it
     on all rows of a set of document pairs."""
     if not len(rows):
         return np.zeros((0, 2), dtype=np.int64)
@@ -159,16 +160,18 @@ def pairs_of_units(rows: np.ndarray, opts: DetectOptions) -> np.ndarray:
     new = np.r_[True, (rows[1:] != rows[:-1]).any(axis=1)]
     first = np.flatnonzero(new)
     shared = np.diff(np.append(first, len(rows)))  # sketch features the unit pair shares
+    solo = rows[first[shared >= opts.unit_solo_shared]]  # one unit pair alike enough on its own
     rows = rows[first[shared >= opts.unit_sketch_shared]]
     same = (rows[1:, 0] == rows[:-1, 0]) & (rows[1:, 2] == rows[:-1, 2])
     near = same & (rows[1:, 1] - rows[:-1, 1] <= opts.unit_gap) & \
         (np.abs(rows[1:, 3] - rows[:-1, 3]) <= opts.unit_gap) & (rows[1:, 1] != rows[:-1, 1])
     links = rows[1:][near]  # a unit pair next to another one in both documents: copies are contiguous
-    if not len(links):
-        return np.zeros((0, 2), dtype=np.int64)
-    ends = np.flatnonzero(np.r_[(links[1:, 0] != links[:-1, 0]) | (links[1:, 2] != links[:-1, 2]), True])
-    n = np.diff(np.r_[-1, ends])  # links per document pair (rows are grouped by pair)
-    return links[ends][n >= opts.unit_min_pairs - 1][:, [0, 2]]
+    if len(links):
+        ends = np.flatnonzero(np.r_[(links[1:, 0] != links[:-1, 0]) | (links[1:, 2] != links[:-1, 2]), True])
+        n = np.diff(np.r_[-1, ends])  # links per document pair (rows are grouped by pair)
+        links = links[ends][n >= opts.unit_min_pairs - 1]
+    pairs = np.concatenate([links[:, [0, 2]], solo[:, [0, 2]]])
+    return np.unique(pairs, axis=0) if len(pairs) else np.zeros((0, 2), dtype=np.int64)
 
 
 def unit_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]], opts: DetectOptions) -> np.ndarray:
