@@ -146,7 +146,7 @@ def cluster_graph(dup: dict, *, max_nodes: int = 80, max_clusters: int = 12, wid
     row_h = 0.0
     gap = 24
     for i, docs in enumerate(chosen):
-        radius = 20 + 9 * len(docs) if len(docs) > 2 else 36
+        radius = min(20 + 9 * len(docs), width / 2 - gap - 14) if len(docs) > 2 else 36
         cell = 2 * radius + 2 * gap
         if x + cell > width and x > 0:
             x, y, row_h = 0.0, y + row_h, 0.0

@@ -67,3 +67,13 @@ def test_charts_drawn_once_per_library_state():
     changed = {**dup, "pairs": dup["pairs"][:1]}
     again = overview_charts(changed)
     assert again is not first and len(again["graph"].edges) == 1
+
+
+def test_a_large_cluster_stays_inside_the_picture():
+    docs = [f"m{i}" for i in range(70)]
+    dup = {"documents": [{"id": d, "title": d, "chars": 10} for d in docs],
+           "pairs": [{"a": docs[i], "b": docs[i + 1], "shared_chars": 5} for i in range(69)],
+           "clusters": [{"documents": docs, "shared_chars": 345}]}
+    graph = cluster_graph(dup)
+    assert len(graph.nodes) == 70 and graph.width == 760
+    assert all(n.r <= n.x <= graph.width - n.r and n.r <= n.y <= graph.height - n.r for n in graph.nodes)
