@@ -138,3 +138,23 @@ def test_candidate_pairs_find_the_copy_and_not_the_unrelated_material():
     texts = {0: _material(OWN[:3], ORIGIN, 1)[0], 1: _material(OWN[3:], SPUN, 2)[0], 2: GENRE_B}
     sketches = [(d, *sketch(features(normalize(t), DEFAULTS), DEFAULTS)) for d, t in texts.items()]
     assert candidate_pairs(sketches, DEFAULTS).tolist() == [[0, 1]]
+
+
+def test_library_check_report_and_compare_find_the_spun_copy(lib, tmp_path):
+    """Through the library: ``report_text`` (indexer check), ``report`` and the corpus compare."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    a_text, a_span = _material(OWN[:3], ORIGIN, 1)
+    (docs / "origin.txt").write_text(a_text, encoding="utf-8")
+    (docs / "other.txt").write_text(GENRE_B, encoding="utf-8")
+    assert not lib.add([docs]).failed
+    b_text, b_span = _material(OWN[3:], SPUN, 2)
+    rep = lib.report_text(b_text, title="draft.txt")
+    spans = [(p["a"], p["b"]) for p in rep["passages"]]
+    assert spans == [(list(b_span), list(a_span))]
+    (docs / "copy.txt").write_text(b_text, encoding="utf-8")
+    assert not lib.add([docs / "copy.txt"]).failed
+    pairs = lib.compare()["pairs"]
+    assert len(pairs) == 1 and len(pairs[0]["passages"]) == 1
+    passage = pairs[0]["passages"][0]
+    assert sorted([tuple(passage["a"]), tuple(passage["b"])]) == sorted([a_span, b_span])

@@ -7,7 +7,10 @@ The pipeline, one small module per noun:
 - ``fingerprint``: hashed character k-grams and winnowing; deterministic hashes the index stores.
 - ``postings``: the inverted index of fingerprints and each pair of documents' seeds.
 - ``boilerplate``: fingerprints in many documents or in the stock-phrase list (套话).
-- ``cluster`` / ``align``: seeds to copied passages (shuffled sentences and edits included).
+- ``units`` / ``lexicon`` / ``sentences``: the second seeding stage for rewritten copies — sentence
+  units as bags of bigrams and 同义词词林 synonym classes, compared by tf-idf cosine and Dice, with a
+  sketch index for the corpus's candidate pairs.
+- ``cluster`` / ``align``: seeds of both stages to copied passages (shuffled sentences and edits included).
 - ``corpus``: every pair of a corpus; ``report``: one document against the library (复制比).
 
 Every tuning knob lives in ``options.DetectOptions``.
