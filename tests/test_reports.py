@@ -191,3 +191,25 @@ def test_pdf_and_word_exports_carry_the_figures(rlib):
     fonts = {str(f) for page in pdf.pages for f in page["/Resources"]["/Font"].values()}
     assert fonts  # the CJK font is embedded: the text read back is Chinese
     assert export.file_name(rep, "pdf").startswith("查重报告-") and doc.id not in export.file_name(rep, "pdf")
+
+
+def test_own_earlier_material_is_reported_apart(tmp_path, own_texts, samples_dir):
+    """The same author's 2021 material reused in 2022 is 与本人往年材料重复, not 抄袭, and the 2021
+    one is the earlier, likely source."""
+    docs = tmp_path / "own"
+    docs.mkdir()
+    passage = _sample(samples_dir, "002_5a395717a109b224.txt", "一是自觉强化理论武装", 260)
+    (docs / "a2021.txt").write_text("二〇二一年材料\n" + own_texts[0] + passage, encoding="utf-8")
+    (docs / "a2022.txt").write_text("二〇二二年材料\n" + own_texts[1] + passage, encoding="utf-8")
+    (docs / "metadata.csv").write_text("file,title,unit,author,year\na2021.txt,甲2021,某县委,张某,2021\n"
+                                       "a2022.txt,甲2022,某县委,张某,2022\n", encoding="utf-8")
+    with Library(tmp_path / "own-index") as lib:
+        assert not lib.add([docs]).failed
+        result = lib.compare()
+        assert result["pairs"] == [] and len(result["own_pairs"]) == 1 and result["clusters"] == []
+        (pair,) = result["own_pairs"]
+        first = _doc(lib, "a2021.txt").id
+        assert pair["earlier"]["basis"] == "year"
+        assert (pair["a"] if pair["earlier"]["source"] == "a" else pair["b"]) == first
+        rep = lib.report(_doc(lib, "a2022.txt").id)
+        assert rep["sources"][0]["tier"] == "own" and rep["sources"][0]["earlier"] is True
