@@ -82,6 +82,16 @@ def test_wheel_ships_templates_static_settings_and_licence(installed):
         assert (package / name).is_file(), name
 
 
+def test_wheel_ships_every_data_file_of_the_packages(installed):
+    """Every file git tracks under indexer/ and portal/ (templates of exports, word lists, static
+    files…) is in the installed package, not only the Python modules."""
+    tracked = run("git", "-C", REPO, "ls-tree", "-r", "--name-only", "HEAD", "indexer", "portal").stdout.split()
+    code = "import pathlib, portal; print(pathlib.Path(portal.__file__).parent.parent)"
+    site = Path(run(installed / "python", "-c", code, cwd=installed).stdout.strip())
+    missing = [f for f in tracked if not f.endswith(".py") and not (site / f).is_file()]
+    assert not missing, missing
+
+
 def test_installed_portal_serves_login_search_and_report(installed, tmp_path):
     work = tmp_path / "site"  # no gunicorn.conf.py, no templates/: only what the wheel brought
     work.mkdir()
