@@ -142,7 +142,7 @@ def cmd_compare(lib: Library, args) -> int:
         print(f"{p['shared_chars']:>8} {p['similarity']:>6.1%}  {len(p['passages']):>4}  "
               f"{a['source']} ({a['id'][:8]}) ↔ {b['source']} ({b['id'][:8]})")
     if len(pairs) > args.limit:
-        print(f"… 另有 {len(pairs) - args.limit} 对（--limit 调整，--json 输出全部）")
+        print(f"… 另有 {len(pairs) - args.limit} 对；用 --limit 调整显示的数量，用 --json 输出全部。")
     return 0
 
 
@@ -239,12 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     spark_arguments(p)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("report", help="查重 report of one document against the library")
+    p = sub.add_parser("report", help="查重报告：库中一份材料与全库对照")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("check", help="查重 report of a file not in the library (it is not added)")
+    p = sub.add_parser("check", help="查重报告：一份不在库中的文件与全库对照，不加入库中")
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
