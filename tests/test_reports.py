@@ -155,6 +155,10 @@ def test_name_swap_label():
     reworded = {"text_a": "还有一些不够之处", "text_b": "还有一些不足之处",
                 "edits": [["replace", 5, 6, 5, 6]], "similarity": 0.95}
     assert name_swap(swapped) and not name_swap(reworded)
+    person = {"text_a": "张三同志在会上指出", "text_b": "李四同志在会上指出",
+              "edits": [["replace", 0, 2, 0, 2]], "similarity": 0.9}
+    word = {"text_a": "这方面的问题", "text_b": "这方向的问题", "edits": [["replace", 2, 3, 2, 3]], "similarity": 0.9}
+    assert name_swap(person) and not name_swap(word)
 
 
 def test_sections_follow_the_materials_headings(rlib):

@@ -87,29 +87,30 @@ def earlier(a: dict, b: dict) -> dict:
     return {"source": None, "basis": None}
 
 
-_NAME_FLAGS = ("ns", "nr", "nt", "nz")
-_UNIT_SUFFIX = set("省市县区州盟旗镇乡村街局委办厅部院所校司处科社队")
 _SUFFIX_NEXT = set("省市县州盟旗镇乡村局委厅")  # right after a swapped name: 县委, 州委, 市局
+_TITLES = ("同志", "书记", "副书记", "局长", "主任", "县长", "市长", "区长", "镇长", "乡长", "部长", "主席",
+           "委员", "处长", "科长", "厅长", "省长", "村长")
+_SURNAMES = set("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘"
+                "于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江"
+                "尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+_NAME_END = ("", "，", "、", "。", "等")
+_PLACEHOLDER = set("Xx×某*＊")
 
 
 def _looks_like_name(text: str, start: int, end: int) -> bool:
-    """Does ``text[start:end]`` lie in a place, unit or person name: right before an administrative
-    suffix (县委, 市局: cheap, no dictionary), else a word jieba tags as a name (its dictionary only,
-    no HMM: a few hundred microseconds)?"""
-    if text[end:end + 1] in _SUFFIX_NEXT or (end - start <= 3 and text[end - 1:end] in _SUFFIX_NEXT):
+    """Does ``text[start:end]`` lie in a place, unit or person name? A place or unit is followed by an
+    administrative suffix (县委, 州委, 市局) or ends in one; a person is followed by a title (同志,
+    书记, 局长…) or is a whole 2–3 character name starting with a common surname; a placeholder (X,
+    某) stands for either. Rules only, no dictionary: the same answer in every process, in microseconds."""
+    piece = text[start:end]
+    if piece and all(ch in _PLACEHOLDER for ch in piece):
         return True
-    import jieba.posseg
-
-    lo, hi = max(0, start - 4), min(len(text), end + 4)
-    at = lo
-    for word, flag in jieba.posseg.cut(text[lo:hi], HMM=False):
-        w0, w1 = at, at + len(word)
-        at = w1
-        if w1 <= start or w0 >= max(end, start + 1):
-            continue
-        if flag.startswith(_NAME_FLAGS) or (flag.startswith("n") and word[-1] in _UNIT_SUFFIX):
-            return True
-    return False
+    if text[end:end + 1] in _SUFFIX_NEXT or (0 < end - start <= 3 and text[end - 1] in _SUFFIX_NEXT):
+        return True
+    if text[end:].startswith(_TITLES):
+        return True
+    whole = 2 <= end - start <= 3 and text[start] in _SURNAMES
+    return whole and (start == 0 or not text[start - 1].isalnum()) and text[end:end + 1] in _NAME_END
 
 
 def name_swap(passage: dict, *, max_edit: int = 8, max_edits: int = 12, min_similarity: float = 0.8) -> bool:
