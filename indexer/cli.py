@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -149,8 +150,8 @@ def cmd_compare(lib: Library, args) -> int:
 def _print_report(rep: dict) -> None:
     doc = rep["document"]
     print(f"查重报告: {doc.get('title') or doc.get('source')}  ({doc.get('source')})")
-    print(f"  总文字复制比 {rep['copy_ratio']:.1%}（不含套话）"
-          f"  含套话 {rep['copy_ratio_with_boilerplate']:.1%}"
+    print(f"  总文字复制比 {rep['copy_ratio_with_boilerplate']:.1%}（含套话）"
+          f"  去除套话复制比 {rep['copy_ratio']:.1%}"
           f"  单篇最大复制比 {rep['max_single_ratio']:.1%}  复制字数 {rep['copied_chars']} / {rep['chars']}")
     if rep["sources"]:
         print("  来源:")
@@ -168,6 +169,15 @@ def _print_report(rep: dict) -> None:
 
 def cmd_report(lib: Library, args) -> int:
     rep = lib.report(args.id)
+    if args.pdf or args.docx:  # the same files as the portal's report.pdf / report.docx
+        from . import export
+
+        text = lib.get(rep["document"]["id"]).text or ""
+        for path, render in ((args.pdf, export.report_pdf), (args.docx, export.report_docx)):
+            if path is not None:
+                path.write_bytes(render(rep, text, operator=os.environ.get("USER")))
+                print(f"已写出 {path}", file=sys.stderr)
+        return 0
     if args.json:
         _print_json(rep)
     else:
@@ -242,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="查重报告：库中一份材料与全库对照")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--pdf", type=Path, metavar="FILE", help="写出 PDF 报告")
+    p.add_argument("--docx", type=Path, metavar="FILE", help="写出 Word 报告")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("check", help="查重报告：一份不在库中的文件与全库对照，不加入库中")
