@@ -290,18 +290,9 @@ class Library:
         from . import copies
 
         result = self.compare(wait=wait)
-        if result is None or (not unit and not year):
+        if result is None:
             return result
-        keep = {d.id for d in self.live.values()
-                if (not unit or d.unit == unit) and (not year or d.year == year)}
-        pairs = [p for p in result["pairs"] if p["a"] in keep or p["b"] in keep]
-        boiler = []
-        for b in result["boilerplate"]:
-            occ = [o for o in b["occurrences"] if o["doc"] in keep]
-            if occ:
-                boiler.append({**b, "occurrences": occ})
-        docs = [d for d in result["documents"] if d["id"] in keep]
-        return {"documents": docs, "pairs": pairs, "boilerplate": boiler, "clusters": copies.clusters(pairs)}
+        return copies.filter_compare(self, result, unit=unit, year=year)
 
     # -- writing (see ``indexer.writer``) ------------------------------------------------------
 
