@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from .errors import DuizhaoError
@@ -18,19 +19,77 @@ def _print_json(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
 
+STATUS_WORDS = {"added": "新增", "replaced": "新版本", "updated": "元数据已更新", "unchanged": "未变",
+                "skipped": "跳过"}
+
+
 def cmd_add(lib: Library, args) -> int:
     def show(res):
         if res.status == "skipped":
             print(f"跳过 {res.path}: {res.reason}", file=sys.stderr)
+        elif res.status in ("replaced", "updated") and not args.json:
+            doc = lib.resolve(res.id)
+            what = "元数据已更新"
+            if res.status == "replaced":
+                what = f"新版本（第 {doc.version} 版，旧版本已保留）"
+            print(f"{what}：{res.path}  id={res.id}")
 
     report = lib.add(args.paths, progress=not args.quiet, on_result=show)
-    summary = {s: report.count(s) for s in ("added", "replaced", "unchanged", "skipped")}
+    summary = {s: report.count(s) for s in STATUS_WORDS}
     if args.json:
         _print_json({"summary": summary, "files": [r.to_dict() for r in report.results]})
     else:
-        print(f"新增 {summary['added']}，替换 {summary['replaced']}，未变 {summary['unchanged']}，"
-              f"跳过 {summary['skipped']}；库中共 {len(lib)} 份材料")
+        counts = "，".join(f"{STATUS_WORDS[s]} {n}" for s, n in summary.items())
+        print(f"{counts}；库中共 {len(lib)} 份材料")
     return 1 if report.failed else 0
+
+
+def cmd_replace(lib: Library, args) -> int:
+    res = lib.replace(args.id, args.file)
+    if res.status == "skipped":
+        raise DuizhaoError(f"未能读取 {args.file}：{res.reason}")
+    doc = lib.resolve(res.id)
+    if args.json:
+        _print_json({**res.to_dict(), "version": doc.version})
+    elif res.status == "unchanged":
+        print(f"内容与当前版本相同，未改变：{doc.id}")
+    else:
+        print(f"新版本：{doc.id} 现为第 {doc.version} 版（{args.file.name}），旧版本已保留")
+    return 0
+
+
+def cmd_meta(lib: Library, args) -> int:
+    values = {f: getattr(args, f) for f in ("title", "unit", "author", "role", "year", "meeting")
+              if getattr(args, f) is not None}
+    if not values:
+        doc = lib.resolve(args.id)
+    else:
+        before = lib.resolve(args.id)
+        doc = lib.update_metadata(args.id, **values)
+        changed = [f for f in values if getattr(before, f) != getattr(doc, f)]
+        if not args.json:
+            print(f"元数据已更新：{doc.id}（{'、'.join(changed)}）" if changed
+                  else f"元数据没有变化：{doc.id}")
+    if args.json:
+        _print_json(doc.to_dict())
+    elif not values:
+        for key in ("title", "unit", "author", "role", "year", "meeting"):
+            print(f"{key}: {getattr(doc, key) or ''}")
+    return 0
+
+
+def cmd_versions(lib: Library, args) -> int:
+    doc = lib.resolve(args.id)
+    versions = lib.versions(doc.id)
+    if args.json:
+        _print_json({"id": doc.id, "version": doc.version, "versions": [v.to_dict() for v in versions]})
+        return 0
+    print(f"{doc.id}  当前第 {doc.version} 版  {doc.display_name}  {doc.title}")
+    for v in versions:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(v.replaced))
+        who = v.replaced_by or "命令行"
+        print(f"  第 {v.version} 版  {v.chars:>7} 字  {v.name or v.source}  {when} 由 {who} 替换")
+    return 0
 
 
 def _print_hits(result) -> None:
@@ -80,7 +139,7 @@ def cmd_ls(lib: Library, args) -> int:
         return 0
     for d in docs:
         meta = " ".join(d.metadata.values())
-        print(f"{d.id}  {d.chars:>7} 字  {d.source}  {d.title}  {meta}")
+        print(f"{d.id}  {d.chars:>7} 字  {d.display_name}  {d.title}  {meta}")
     print(f"共 {total} 份材料")
     return 0
 
@@ -231,6 +290,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("replace", help="a new version of a material from a file (the old one is kept)")
+    p.add_argument("id")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_replace)
+
+    p = sub.add_parser("meta", help="show or edit a material's title and metadata ('' clears a field)")
+    p.add_argument("id")
+    for name in ("title", "unit", "author", "role", "year", "meeting"):
+        p.add_argument(f"--{name}")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_meta)
+
+    p = sub.add_parser("versions", help="a material's earlier versions")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_versions)
 
     p = sub.add_parser("rm", help="remove a document")
     p.add_argument("id")

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
-from . import ingest
+from . import format, ingest
 from .catalog import Catalog
 from .errors import DocumentNotFound
 from .segments import SegmentSet, write_text_atomic
-from .store import META_FIELDS, Document, Store
+from .store import META_FIELDS, Document, Store, Version
 from .text import fold
 from .writer import AddReport, FileResult, IndexWriter, needs_repair, recover
 
@@ -40,6 +40,7 @@ class Library:
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path) if path else default_index_path()
         self.path.mkdir(parents=True, exist_ok=True)
+        format.check(self.path)  # written with other parameters: IndexFormatMismatch, never silently
         self.store = Store(self.path / "documents.sqlite")
         self.segments = SegmentSet(self.path / "segments")
         self._words = None
@@ -296,20 +297,46 @@ class Library:
 
     # -- writing (see ``indexer.writer``) ------------------------------------------------------
 
-    def writer(self) -> IndexWriter:
-        """The index's exclusive writer (waits for the write lock): ``with lib.writer() as w: ...``."""
-        return IndexWriter(self)
+    def writer(self, *, user: str | None = None) -> IndexWriter:
+        """The index's exclusive writer (waits for the write lock): ``with lib.writer() as w: ...``;
+        ``user`` is recorded as the uploader of new materials (None: the command line)."""
+        return IndexWriter(self, user=user)
 
-    def add(self, paths: Iterable[Path | str], *, progress: bool = False,
+    def add(self, paths: Iterable[Path | str], *, progress: bool = False, user: str | None = None,
             on_result: Callable[[FileResult], None] | None = None) -> AddReport:
         """Ingest files and folders (see ``IndexWriter.add``); a few files (uploads) are read before
         the write lock is taken, so other writers wait only for the commit."""
         jobs, problems = ingest.collect(paths)
         prepared = list(ingest.prepare_all(jobs)) if len(jobs) < ingest.PARALLEL_FROM else None
-        with self.writer() as w:
+        with self.writer(user=user) as w:
             return w.add_jobs(jobs, problems, prepared=prepared, progress=progress, on_result=on_result)
+
+    def replace(self, doc_id: str, path: Path | str, *, name: str | None = None,
+                user: str | None = None) -> FileResult:
+        """A new version of a material from the file at ``path`` (see ``IndexWriter.replace``)."""
+        old = self.resolve(doc_id)
+        job = ingest.FileJob(Path(path), old.source, name=name or Path(path).name)
+        prepared = ingest.prepare(job)  # read before taking the lock
+        with self.writer(user=user) as w:
+            return w.replace(old.id, path, prepared=prepared)
+
+    def update_metadata(self, doc_id: str, *, user: str | None = None, **values: str | None) -> Document:
+        """Edit a material's title and metadata (see ``IndexWriter.update_metadata``)."""
+        with self.writer(user=user) as w:
+            return w.update_metadata(doc_id, **values)
 
     def remove(self, doc_id: str) -> Document:
         """Remove a document from the library; returns what was removed."""
         with self.writer() as w:
             return w.remove(doc_id)
+
+    def versions(self, doc_id: str) -> list[Version]:
+        """The earlier versions of a material, newest first (kept, not searchable)."""
+        return self.store.versions(self.resolve(doc_id).id)
+
+    def version(self, doc_id: str, number: int) -> Version:
+        """One earlier version of a material, with its text."""
+        found = self.store.version(self.resolve(doc_id).id, number)
+        if found is None:
+            raise DocumentNotFound(f"{doc_id} 第 {number} 版")
+        return found

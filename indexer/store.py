@@ -3,10 +3,23 @@
 SQLite is the source of truth. A document is visible once its row is committed; the phrase segments
 and the Whoosh word index are derived from these rows and may briefly hold more (never less) after a
 crash, which the next writer reconciles.
+
+Identity: a material's ``id`` is random and never reused; ``source`` says where it came from (an
+absolute path for ``indexer add``, ``upload:<uuid>/<name>`` for an upload) and ``name`` is the file
+name shown to people. A new version of a material keeps its id and gets a new docnum; the replaced
+row moves to ``versions`` (kept, not searchable). ``words_todo`` lists materials whose word-index
+entry must be rewritten (metadata edits): written in the same transaction as the edit, cleared once
+Whoosh has it, so a crash in between is repaired by the next writer.
+
+Indexes written before identity existed (content-derived ids, sources relative to the folder added)
+are migrated when opened: columns are added, every row's digest is computed and its source is
+marked ``legacy:<old source>``; the next ``indexer add`` that meets the same relative path with the
+same content claims the row for its absolute source (see ``indexer.writer``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -14,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 META_FIELDS = ("unit", "author", "role", "year", "meeting")
+EDITABLE = ("title", *META_FIELDS)
+LEGACY = "legacy:"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -29,6 +44,24 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_IDENTITY_COLUMNS = {"name": "TEXT", "uploader": "TEXT", "digest": "TEXT",
+                     "version": "INTEGER NOT NULL DEFAULT 1"}
+_IDENTITY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (
+    id TEXT NOT NULL, version INTEGER NOT NULL, docnum INTEGER NOT NULL,
+    source TEXT NOT NULL, name TEXT, title TEXT NOT NULL,
+    unit TEXT, author TEXT, role TEXT, year TEXT, meeting TEXT,
+    chars INTEGER NOT NULL, added REAL NOT NULL, uploader TEXT, digest TEXT,
+    replaced REAL NOT NULL, replaced_by TEXT, text TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+);
+CREATE TABLE IF NOT EXISTS words_todo (id TEXT PRIMARY KEY);
+"""
+
+
+def digest(text: str) -> str:
+    """The digest of a stored text: tells a changed file from an unchanged one at the same source."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -46,30 +79,70 @@ class Document:
     role: str | None = None
     year: str | None = None
     meeting: str | None = None
+    name: str | None = None
+    uploader: str | None = None
+    digest: str | None = None
+    version: int = 1
     text: str | None = field(default=None, repr=False)
 
     def to_dict(self, *, with_text: bool = False) -> dict:
         out = asdict(self)
         out.pop("docnum")
+        out.pop("digest")
+        out["name"] = self.display_name
         if not with_text:
             out.pop("text")
         return out
+
+    @property
+    def display_name(self) -> str:
+        """The file name people know the material by."""
+        if self.name:
+            return self.name
+        return self.source.removeprefix(LEGACY).replace("\\", "/").rsplit("/", 1)[-1]
 
     @property
     def metadata(self) -> dict[str, str]:
         return {k: getattr(self, k) for k in META_FIELDS if getattr(self, k)}
 
 
-_COLUMNS = "docnum, id, source, title, unit, author, role, year, meeting, chars, added"
+_COLUMNS = ("docnum, id, source, title, unit, author, role, year, meeting, chars, added,"
+            " name, uploader, digest, version")
+_INSERT = ("INSERT INTO documents (docnum, id, source, title, unit, author, role, year, meeting, chars,"
+           " added, name, uploader, digest, version, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 
 def _row_to_doc(row: sqlite3.Row, with_text: bool = False) -> Document:
     return Document(
         id=row["id"], docnum=row["docnum"], source=row["source"], title=row["title"],
         chars=row["chars"], added=row["added"], unit=row["unit"], author=row["author"],
-        role=row["role"], year=row["year"], meeting=row["meeting"],
+        role=row["role"], year=row["year"], meeting=row["meeting"], name=row["name"],
+        uploader=row["uploader"], digest=row["digest"], version=row["version"],
         text=row["text"] if with_text else None,
     )
+
+
+@dataclass
+class Version:
+    """An earlier version of a material, kept when a new one replaced it (not searchable)."""
+
+    id: str
+    version: int
+    name: str | None
+    source: str
+    title: str
+    chars: int
+    added: float
+    uploader: str | None
+    replaced: float
+    replaced_by: str | None
+    text: str | None = field(default=None, repr=False)
+
+    def to_dict(self, *, with_text: bool = False) -> dict:
+        out = asdict(self)
+        if not with_text:
+            out.pop("text")
+        return out
 
 
 class Store:
@@ -82,7 +155,41 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        self._migrate()
 
+    def _migrate(self) -> None:
+        """Bring an index written before identity existed up to date (see the module docstring);
+        idempotent, and safe when several processes open the same old index at once."""
+        if self._has_identity():
+            return
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._has_identity():
+                have = {r[1] for r in db.execute("PRAGMA table_info(documents)")}
+                for column, kind in _IDENTITY_COLUMNS.items():
+                    if column not in have:
+                        db.execute(f"ALTER TABLE documents ADD COLUMN {column} {kind}")
+                last = -1
+                while rows := db.execute(  # a few hundred texts in memory at a time
+                        "SELECT docnum, source, text FROM documents WHERE docnum > ?"
+                        " ORDER BY docnum LIMIT 200", (last,)).fetchall():
+                    for num, source, text in rows:
+                        name = source.replace("\\", "/").rsplit("/", 1)[-1]
+                        db.execute("UPDATE documents SET digest=?, name=?, source=? WHERE docnum=?",
+                                   (digest(text), name, LEGACY + source, num))
+                    last = rows[-1][0]
+                for statement in _IDENTITY_SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _has_identity(self) -> bool:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return "words_todo" in tables
     def close(self) -> None:
         self.db.close()
 
@@ -141,24 +248,83 @@ class Store:
 
     # -- writing (callers hold the library's write lock) ---------------------------------------
 
-    def commit_batch(self, new: list[Document], remove_ids: Iterable[str] = ()) -> None:
-        """Insert ``new`` and delete ``remove_ids`` in one transaction: all of it becomes visible, or none."""
+    def by_digest(self, value: str) -> list[Document]:
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM documents WHERE digest=?", (value,)).fetchall()
+        return [_row_to_doc(r) for r in rows]
+
+    def versions(self, doc_id: str) -> list[Version]:
+        """The earlier versions of a material, newest first (texts not loaded)."""
+        rows = self.db.execute(
+            "SELECT id, version, name, source, title, chars, added, uploader, replaced, replaced_by"
+            " FROM versions WHERE id=? ORDER BY version DESC", (doc_id,)).fetchall()
+        return [Version(**dict(r)) for r in rows]
+
+    def version(self, doc_id: str, version: int) -> Version | None:
+        row = self.db.execute(
+            "SELECT id, version, name, source, title, chars, added, uploader, replaced, replaced_by, text"
+            " FROM versions WHERE id=? AND version=?", (doc_id, version)).fetchone()
+        return Version(**dict(row)) if row else None
+
+    def version_digests(self, doc_id: str) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT digest FROM versions WHERE id=?", (doc_id,))}
+
+    def words_todo(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM words_todo")]
+
+    # -- writing (callers hold the library's write lock) ---------------------------------------
+
+    def commit_batch(self, new: list[Document], remove_ids: Iterable[str] = (), *,
+                     retire: Iterable[str] = (), by: str | None = None) -> None:
+        """In one transaction: keep the current rows of ``retire`` as earlier versions (replaced by
+        ``by``), delete ``remove_ids`` and those rows, insert ``new``. All of it becomes visible, or none."""
         db = self.db
+        now = time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
+            for doc_id in retire:
+                db.execute(
+                    "INSERT INTO versions (id, version, docnum, source, name, title, unit, author, role,"
+                    " year, meeting, chars, added, uploader, digest, replaced, replaced_by, text)"
+                    " SELECT id, version, docnum, source, name, title, unit, author, role, year,"
+                    " meeting, chars, added, uploader, digest, ?, ?, text FROM documents WHERE id=?",
+                    (now, by, doc_id))
+                db.execute("DELETE FROM documents WHERE id=?", (doc_id,))
             for doc_id in remove_ids:
                 db.execute("DELETE FROM documents WHERE id=?", (doc_id,))
-            db.executemany(
-                "INSERT INTO documents (docnum, id, source, title, unit, author, role, year, meeting,"
-                " chars, added, text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(d.docnum, d.id, d.source, d.title, d.unit, d.author, d.role, d.year, d.meeting,
-                  d.chars, d.added or time.time(), d.text) for d in new],
-            )
-            db.execute(
-                "INSERT INTO state(key, value) VALUES('generation', '1') ON CONFLICT(key) DO UPDATE"
-                " SET value = CAST(value AS INTEGER) + 1"
-            )
+            db.executemany(_INSERT, [
+                (d.docnum, d.id, d.source, d.title, d.unit, d.author, d.role, d.year, d.meeting, d.chars,
+                 d.added or now, d.name, d.uploader, d.digest or digest(d.text or ""), d.version, d.text)
+                for d in new])
+            self._bump()
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def update_fields(self, doc_id: str, values: dict[str, str | None]) -> None:
+        """Change a material's metadata (``EDITABLE`` fields) or ``source``; its word-index entry is
+        queued for rewriting in the same transaction."""
+        allowed = {*EDITABLE, "source"}
+        if not values or not set(values) <= allowed:
+            raise ValueError(f"not editable: {sorted(set(values) - allowed)}")
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            sets = ", ".join(f"{k}=?" for k in values)
+            db.execute(f"UPDATE documents SET {sets} WHERE id=?", (*values.values(), doc_id))
+            if set(values) & set(EDITABLE):
+                db.execute("INSERT OR IGNORE INTO words_todo(id) VALUES (?)", (doc_id,))
+            self._bump()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def clear_words_todo(self, ids: Iterable[str]) -> None:
+        self.db.executemany("DELETE FROM words_todo WHERE id=?", [(i,) for i in ids])
+
+    def _bump(self) -> None:
+        self.db.execute(
+            "INSERT INTO state(key, value) VALUES('generation', '1') ON CONFLICT(key) DO UPDATE"
+            " SET value = CAST(value AS INTEGER) + 1"
+        )

@@ -64,12 +64,12 @@ def run_upload(lib, ctx: JobContext) -> dict:
         batch.append((res, job, prep))
         size += len(prep.text)
         if size >= BATCH_CHARS:
-            _commit(lib, batch)
+            _commit(lib, batch, ctx.job.owner)
             batch, size = [], 0
             save("已保存一批文件")
     if batch:
         save("正在写入索引")
-        _commit(lib, batch)
+        _commit(lib, batch, ctx.job.owner)
     save("文件已全部处理")
     new = [r for r in results if r["status"] in ("added", "replaced")]
     if new and len(new) <= REPORTS_AT_ONCE:
@@ -80,7 +80,7 @@ def run_upload(lib, ctx: JobContext) -> dict:
     return {"results": results, "counts": counts(results)}
 
 
-def _commit(lib, batch: list[tuple[dict, ingest.FileJob, ingest.Prepared]]) -> None:
+def _commit(lib, batch: list[tuple[dict, ingest.FileJob, ingest.Prepared]], user: str | None = None) -> None:
     """Add one batch of read files to the library and record each file's outcome."""
     by_path = {str(job.path): res for res, job, _ in batch}
 
@@ -96,7 +96,7 @@ def _commit(lib, batch: list[tuple[dict, ingest.FileJob, ingest.Prepared]]) -> N
 
     before = {job.source: lib.store.by_source(job.source) for _, job, _ in batch}
     try:
-        with lib.writer() as w:
+        with lib.writer(user=user) as w:  # the uploader owns the new materials
             w.add_jobs([job for _, job, _ in batch], prepared=[prep for _, _, prep in batch],
                        on_result=record)
     except Exception as exc:  # say exactly what was stored: the library decides, not the exception

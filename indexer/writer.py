@@ -20,28 +20,40 @@ segment merge policy runs (``_after_commit``, the one place that calls it).
 from __future__ import annotations
 
 import fcntl
+import secrets
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from . import ingest
-from .store import META_FIELDS, Document
+from .errors import InvalidMetadata
+from .store import EDITABLE, LEGACY, META_FIELDS, Document
 from .text import fold
 
 if TYPE_CHECKING:
     from .library import Library
 
-BATCH_CHARS = 12_000_000
+# A batch is held in memory with its word counts, then its suffix array is built (~8 bytes per byte of
+# text): these two knobs and ``merge_policy.MergePolicy.max_segment_bytes`` bound the writer's memory.
+BATCH_CHARS = 6_000_000
 BATCH_DOCS = 2_000
+MAX_TITLE = 300
+MAX_FIELD = 200
+FIELD_NAMES = {"title": "标题", "unit": "单位", "author": "作者", "role": "职务", "year": "年度",
+               "meeting": "会议"}
 DIRTY = "dirty"
 LOCK = "write.lock"
 
 
 @dataclass
 class FileResult:
-    """What happened to one input file: added, replaced, unchanged, duplicate or skipped."""
+    """What happened to one input file: ``added`` (a new material), ``replaced`` (a new version of
+    the material at the same source), ``updated`` (already in; its metadata changed), ``unchanged``
+    or ``skipped`` (with the reason)."""
 
     path: str
     source: str
@@ -86,26 +98,29 @@ def recover(lib: Library) -> None:
 
 
 def reconcile(lib: Library) -> None:
-    """Make the derived indexes match the store: index what is missing, drop what is not live."""
+    """Make the derived indexes match the store: index what is missing, drop what is not live, and
+    rewrite the word-index entries of materials whose metadata changed (``words_todo``)."""
     lib._generation = -1
     lib.segments.cleanup()
     live = set(lib.live)
     missing = sorted(live - lib.segments.indexed_docnums())
-    texts = lib.store.texts(missing)
-    lib.segments.add(missing, [fold(texts[n]) for n in missing],
-                     [ingest.fingerprint_text(texts[n]) for n in missing])
-    ids = dict(lib.catalog.by_id)
-    from . import words
-
-    indexed = lib.words.indexed_ids()
-    writer = lib.words.ix.writer()
-    for doc_id in indexed - set(ids):
-        writer.delete_by_term("id", doc_id)
-    todo = [ids[i] for i in set(ids) - indexed]
-    texts = lib.store.texts(d.docnum for d in todo)
-    for doc in todo:
-        add_words(writer, doc, words.word_counts(texts[doc.docnum]))
-    writer.commit()
+    for i in range(0, len(missing), 500):  # a few hundred texts at a time: memory bounded, not the corpus
+        chunk = missing[i:i + 500]
+        texts = lib.store.texts(chunk)
+        lib.segments.add(chunk, [fold(texts[n]) for n in chunk],
+                         [ingest.fingerprint_text(texts[n]) for n in chunk])
+    by_id = dict(lib.catalog.by_id)
+    with lib.words.ix.searcher() as searcher:
+        have = {(f["id"], f["docnum"]) for f in searcher.all_stored_fields()}
+    want = {(d.id, d.docnum) for d in by_id.values()}
+    todo = lib.store.words_todo()
+    redo = {i for i, _ in want - have} | (set(todo) & set(by_id))
+    with words_writer(lib) as writer:
+        for doc_id in {i for i, _ in have} - set(by_id):
+            writer.delete_by_term("id", doc_id)
+        for doc in (by_id[i] for i in sorted(redo)):
+            update_words(writer, doc, lib.store.texts([doc.docnum])[doc.docnum])
+    lib.store.clear_words_todo(todo)
     merge(lib)
 
 
@@ -114,21 +129,83 @@ def merge(lib: Library) -> None:
     lib.segments.maybe_merge(set(lib.live), lib.fingerprints)
 
 
-def add_words(writer, doc: Document, counts: dict[str, int]) -> None:
-    """Index one document's words and metadata in Whoosh."""
+@contextmanager
+def words_writer(lib: Library, **options) -> Iterator:
+    """A Whoosh writer committed on success and cancelled (its lock released) on any exception."""
+    writer = lib.words.ix.writer(**options)
+    try:
+        yield writer
+    except BaseException:
+        writer.cancel()
+        raise
+    writer.commit()
+
+
+def add_words(writer, doc: Document, counts: dict[str, int], *, update: bool = False) -> None:
+    """Index one document's words and metadata in Whoosh (``update``: replacing its entry by id)."""
     fields = {f: getattr(doc, f) for f in META_FIELDS if getattr(doc, f)}
-    writer.add_document(id=doc.id, docnum=doc.docnum, title=doc.title, words=counts, **fields)
+    put = writer.update_document if update else writer.add_document
+    put(id=doc.id, docnum=doc.docnum, title=doc.title, words=counts, **fields)
+
+
+def update_words(writer, doc: Document, text: str) -> None:
+    from .words import word_counts
+
+    add_words(writer, doc, word_counts(text), update=True)
+
+
+@dataclass
+class _Pending:
+    """A prepared file accepted for the next batch: a new material, or a new version of ``old``."""
+
+    prep: ingest.Prepared
+    result: FileResult
+    id: str
+    old: Document | None = None
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def new_id() -> str:
+    """A fresh material id (random: two submissions of the same text are two materials)."""
+    return secrets.token_hex(8)
+
+
+def check_metadata(values: dict[str, str | None]) -> dict[str, str | None]:
+    """Metadata as stored: known fields only, trimmed, bounded, no control characters; an empty
+    value clears a field (the title cannot be cleared)."""
+    out: dict[str, str | None] = {}
+    for key, value in values.items():
+        if key not in EDITABLE:
+            raise InvalidMetadata(f"不能修改的字段：{key}")
+        value = " ".join((value or "").split())
+        if any(unicodedata.category(c).startswith("C") for c in value):
+            raise InvalidMetadata(f"{FIELD_NAMES[key]}含有控制字符")
+        limit = MAX_TITLE if key == "title" else MAX_FIELD
+        if len(value) > limit:
+            raise InvalidMetadata(f"{FIELD_NAMES[key]}过长：最多 {limit} 个字")
+        if key == "title" and not value:
+            raise InvalidMetadata("标题不能为空")
+        out[key] = value or None
+    return out
 
 
 class IndexWriter:
-    """The exclusive writer of one index; see the module docstring. Not thread-safe."""
+    """The exclusive writer of one index; see the module docstring. Not thread-safe.
 
-    def __init__(self, lib: Library):
+    ``user`` is recorded as the uploader of new materials and as who replaced an earlier version
+    (None: the command line). Identity rules (see ``store``): a file is the same material only when
+    it comes back at the same source; then unchanged content is a no-op (its ``metadata.csv`` row
+    may still update the metadata) and changed content is a new version. Anything else is a new
+    material, even with the same name or byte-identical content.
+    """
+
+    def __init__(self, lib: Library, *, user: str | None = None):
         self.lib = lib
+        self.user = user
         self._lock: IO | None = open(lib.path / LOCK, "a+")
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         try:
-            lib.segments.cleanup()  # orphans of crashed writers, even if no dirty marker was left
+            lib.segments.cleanup()  # orphans of crashed writers, even if no dirty marker was left (S)
             if needs_repair(lib):
                 reconcile(lib)
             (lib.path / DIRTY).touch()
@@ -202,10 +279,9 @@ class IndexWriter:
     def _ingest(self, prepared: Iterator[ingest.Prepared], report: AddReport, bar, on_result) -> None:
         lib = self.lib
         lib._generation = -1
-        known_ids = set(lib.catalog.by_id)
         by_source = {d.source: d for d in lib.live.values()}
-        pending: list[tuple[ingest.Prepared, FileResult]] = []
-        replaced: list[str] = []
+        seen: dict[str, tuple[str, str]] = {}  # source → (digest, id) of the files met in this run
+        pending: list[_Pending] = []
         size = 0
 
         def emit(res: FileResult) -> None:
@@ -217,59 +293,172 @@ class IndexWriter:
             if bar is not None:
                 bar.update(1)
             job = prep.job
+            path = str(job.path)
             if prep.error:
-                emit(FileResult(str(job.path), job.source, "skipped", reason=prep.error))
+                emit(FileResult(path, job.source, "skipped", reason=prep.error))
                 continue
-            if prep.id in known_ids:
-                emit(FileResult(str(job.path), job.source, "unchanged", id=prep.id))
+            if job.source in seen:  # the same file given twice (a folder and a file in it)
+                if seen[job.source][0] == prep.digest:
+                    emit(FileResult(path, job.source, "unchanged", id=seen[job.source][1]))
+                else:
+                    emit(FileResult(path, job.source, "skipped", reason="文件在读取期间被修改，请重新添加"))
                 continue
             old = by_source.get(job.source)
-            status = "added"
-            if old is not None and old.id != prep.id:
-                status = "replaced"
-                replaced.append(old.id)
-                by_source.pop(job.source)
-            known_ids.add(prep.id)
-            pending.append((prep, FileResult(str(job.path), job.source, status, id=prep.id)))
+            if old is None and job.rel:
+                old = self._claim_legacy(by_source.get(LEGACY + job.rel), job, prep)
+            if old is not None and (old.digest == prep.digest
+                                    or prep.digest in lib.store.version_digests(old.id)):
+                seen[job.source] = (prep.digest, old.id)
+                emit(self._same_material(old, job))
+                continue
+            if old is not None:
+                item = _Pending(prep, FileResult(path, job.source, "replaced", id=old.id), old.id, old,
+                                self._version_meta(old, prep))
+            else:
+                item = _Pending(prep, FileResult(path, job.source, "added"), new_id(), None, dict(prep.meta))
+            item.result.id = item.id
+            seen[job.source] = (prep.digest, item.id)
+            pending.append(item)
             size += len(prep.text)
             if size >= BATCH_CHARS or len(pending) >= BATCH_DOCS:
-                self._commit(pending, replaced)
-                for _, res in pending:
-                    emit(res)
-                pending, replaced, size = [], [], 0
-        if pending or replaced:
-            self._commit(pending, replaced)
-            for _, res in pending:
-                emit(res)
+                self._commit(pending)
+                for item in pending:
+                    emit(item.result)
+                pending, size = [], 0
+        if pending:
+            self._commit(pending)
+            for item in pending:
+                emit(item.result)
 
-    def _commit(self, pending: list[tuple[ingest.Prepared, FileResult]], replaced: list[str]) -> None:
+    def _claim_legacy(self, legacy: Document | None, job: ingest.FileJob,
+                      prep: ingest.Prepared) -> Document | None:
+        """A row migrated from an index before identity, named by the same relative path and holding
+        the same text, becomes the material at this file's source (nothing is duplicated)."""
+        if legacy is None or legacy.digest != prep.digest:
+            return None
+        self.lib.store.update_fields(legacy.id, {"source": job.source})
+        return replace(legacy, source=job.source)
+
+    def _same_material(self, old: Document, job: ingest.FileJob) -> FileResult:
+        """The file is already in: a no-op, unless its ``metadata.csv`` row says something new."""
+        changes = {k: v for k, v in check_metadata(
+            {k: v for k, v in job.meta.items() if k in EDITABLE}).items() if getattr(old, k) != v}
+        if not changes:
+            return FileResult(str(job.path), job.source, "unchanged", id=old.id)
+        self._set_metadata(old.id, changes)
+        return FileResult(str(job.path), job.source, "updated", id=old.id)
+
+    @staticmethod
+    def _version_meta(old: Document, prep: ingest.Prepared) -> dict[str, str]:
+        """A new version keeps the material's metadata; ``metadata.csv`` values win, and the year
+        found in the new text fills a year never set."""
+        meta = dict(old.metadata)
+        meta.update({k: v for k, v in prep.job.meta.items() if k in META_FIELDS})
+        for key, value in prep.meta.items():
+            meta.setdefault(key, value)
+        return meta
+
+    def _commit(self, pending: list[_Pending]) -> None:
         lib = self.lib
         first = lib.segments.reserve_docnums(len(pending))
         now = time.time()
         docs = []
-        for i, (prep, _) in enumerate(pending):
-            meta = {k: v for k, v in prep.meta.items() if k in META_FIELDS}
-            docs.append(Document(id=prep.id, docnum=first + i, source=prep.job.source, title=prep.title,
-                                 chars=len(prep.text), added=now, text=prep.text, **meta))
-        lib.segments.add([d.docnum for d in docs], [p.folded for p, _ in pending],
-                         [p.fingerprints for p, _ in pending])
-        writer = lib.words.ix.writer(limitmb=256)
-        for doc, (prep, _) in zip(docs, pending):
-            add_words(writer, doc, prep.counts)
-        writer.commit()
-        lib.store.commit_batch(docs, replaced)
-        if replaced:
-            writer = lib.words.ix.writer()
-            for doc_id in replaced:
-                writer.delete_by_term("id", doc_id)
-            writer.commit()
+        for i, item in enumerate(pending):
+            prep, old = item.prep, item.old
+            meta = {k: v for k, v in item.meta.items() if k in META_FIELDS}
+            docs.append(Document(
+                id=item.id, docnum=first + i, source=prep.job.source, title=prep.title,
+                chars=len(prep.text), added=now, text=prep.text, name=prep.job.name,
+                uploader=old.uploader if old else self.user, digest=prep.digest,
+                version=old.version + 1 if old else 1, **meta))
+        lib.segments.add([d.docnum for d in docs], [it.prep.folded for it in pending],
+                         [it.prep.fingerprints for it in pending])
+        with words_writer(lib, limitmb=256) as writer:
+            for doc, item in zip(docs, pending):
+                add_words(writer, doc, item.prep.counts, update=item.old is not None)
+        lib.store.commit_batch(docs, retire=[it.id for it in pending if it.old], by=self.user)
+        del docs
+        for it in pending:  # stored: free the batch before merging, so memory stays one batch (S)
+            it.prep.text = it.prep.folded = ""
+            it.prep.counts, it.prep.fingerprints = {}, ()
         self._after_commit()
 
     def _after_commit(self) -> None:
         self.lib.refresh()
         merge(self.lib)
 
-    # -- removing ----------------------------------------------------------------------------
+    # -- new versions, metadata, removal -----------------------------------------------------
+
+    def replace(self, doc_id: str, path: Path | str, *, name: str | None = None,
+                prepared: ingest.Prepared | None = None) -> FileResult:
+        """Make the file at ``path`` the new version of material ``doc_id`` (an explicit
+        replacement): the old version is kept, not searchable (``Library.versions``). Status
+        ``replaced``, ``unchanged`` (same text) or ``skipped`` (unreadable, with the reason)."""
+        self._check_open()
+        lib = self.lib
+        old = lib.resolve(doc_id)
+        if prepared is None:
+            job = ingest.FileJob(Path(path), old.source, name=name or Path(path).name)
+            prepared = ingest.prepare(job)
+        prep = prepared
+        prep.job.source = old.source
+        if prep.error:
+            return FileResult(str(path), old.source, "skipped", id=old.id, reason=prep.error)
+        if prep.digest == old.digest:
+            return FileResult(str(path), old.source, "unchanged", id=old.id)
+        item = _Pending(prep, FileResult(str(path), old.source, "replaced", id=old.id), old.id, old,
+                        self._version_meta(old, prep))
+        self._commit([item])
+        return item.result
+
+    def update_metadata(self, doc_id: str, **values: str | None) -> Document:
+        """Change a material's title, unit, author, role, year or meeting (an empty value clears
+        one); search facets and the word index follow at once. Returns the material as it is now."""
+        self._check_open()
+        doc = self.lib.resolve(doc_id)
+        changes = {k: v for k, v in check_metadata(values).items() if getattr(doc, k) != v}
+        if changes:
+            self._set_metadata(doc.id, changes)
+        return self.lib.resolve(doc.id)
+
+    def apply_metadata(self, rows: dict[str, dict[str, str]]) -> list[FileResult]:
+        """A ``metadata.csv`` given after its materials (``read_metadata_csv`` rows): each row names
+        a material by id or by file name (refused when several materials share that name) and
+        updates it; one result per row (``updated``, ``unchanged`` or ``skipped`` with the reason)."""
+        self._check_open()
+        lib = self.lib
+        by_name: dict[str, list[Document]] = {}
+        for doc in lib.live.values():
+            by_name.setdefault(doc.display_name, []).append(doc)
+        out = []
+        for key, fields in rows.items():
+            doc = lib.catalog.by_id.get(key)
+            found = [doc] if doc else by_name.get(key) or by_name.get(key.rsplit("/", 1)[-1], [])
+            if len(found) != 1:
+                why = (f"库中有 {len(found)} 份名为“{key}”的材料，请用材料编号，或在材料页面修改" if found
+                       else f"库中没有名为“{key}”的材料")
+                out.append(FileResult(key, key, "skipped", reason=why))
+                continue
+            doc = found[0]
+            try:
+                changes = {k: v for k, v in check_metadata(
+                    {k: v for k, v in fields.items() if k in EDITABLE}).items() if getattr(doc, k) != v}
+            except InvalidMetadata as exc:
+                out.append(FileResult(key, doc.source, "skipped", id=doc.id, reason=str(exc)))
+                continue
+            if changes:
+                self._set_metadata(doc.id, changes)
+            out.append(FileResult(key, doc.source, "updated" if changes else "unchanged", id=doc.id))
+        return out
+
+    def _set_metadata(self, doc_id: str, changes: dict[str, str | None]) -> None:
+        lib = self.lib
+        lib.store.update_fields(doc_id, changes)  # the commit point; queues the word-index rewrite
+        lib.refresh()
+        doc = lib.catalog.by_id[doc_id]
+        with words_writer(lib) as writer:
+            update_words(writer, doc, lib.store.texts([doc.docnum])[doc.docnum])
+        lib.store.clear_words_todo([doc_id])
 
     def remove(self, doc_id: str) -> Document:
         """Remove a material from the library; returns what was removed."""
@@ -277,8 +466,7 @@ class IndexWriter:
         lib = self.lib
         doc = lib.resolve(doc_id)
         lib.store.commit_batch([], [doc.id])
-        writer = lib.words.ix.writer()
-        writer.delete_by_term("id", doc.id)
-        writer.commit()
+        with words_writer(lib) as writer:
+            writer.delete_by_term("id", doc.id)
         self._after_commit()
         return doc

@@ -53,11 +53,12 @@ from .roles import requires
 from .views import doc_id_arg
 
 bp = Blueprint("upload", __name__)
-ENDPOINTS = {"upload.submit", "upload.api_upload"}
+ENDPOINTS = {"upload.submit", "upload.api_upload", "documents.upload_version", "documents.api_replace"}
 UNSAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 MAX_NAME_BYTES = 200
 CHUNK = 1 << 16
-STATUS_NAMES = {"added": "已加入", "replaced": "已替换旧版本", "unchanged": "库中已有，未改变",
+MAX_LATE_ROWS = 2000
+STATUS_NAMES = {"added": "已加入", "replaced": "新版本，已替换旧版本", "unchanged": "库中已有，未改变",
                 "updated": "元数据已更新",
                 "rejected": "未加入", "queued": "等待处理", "reading": "正在读取"}
 
@@ -165,13 +166,17 @@ def ingest_upload(files: list[FileStorage], metadata: FileStorage | None) -> Job
                 res.update(status="rejected",
                            reason=f"文件过大，单个文件上限 {size_text(cfg['UPLOAD_MAX_FILE'])}")
                 accepted.remove((res, fs))
+        names = {res["name"] for res, _ in accepted}
+        late = late_metadata(work / CSV_NAME, names) if metadata is not None else []
         fsync_dir(work)
     except BaseException as exc:
         shutil.rmtree(work, ignore_errors=True)
         queue.fail(job.id, str(exc) if isinstance(exc, DuizhaoError) else "上传未完成，没有加入任何文件。")
         raise
-    results = [r for r in results if r["status"] != "metadata"]
-    params = {"folder": str(work), "files": results, "sources": {}}
+    results = [r for r in results if r["status"] != "metadata"] + late
+    # identity: every uploaded file is its own material, whatever its name (see indexer.store)
+    params = {"folder": str(work), "files": results,
+              "sources": {res["name"]: f"upload:{job.id}/{res['name']}" for res, _ in accepted}}
     body = {"results": results, "counts": counts(results)}
     if accepted:
         queue.update(job.id, state="queued", heartbeat=time.time(), params=params, result=body,
@@ -220,6 +225,32 @@ def answer_status(job: Job) -> int:
     if job.active:
         return 202
     return 422 if any(r["status"] == "rejected" for r in upload_view(job)["results"]) else 200
+
+
+def late_metadata(csv_path: Path, names: set[str]) -> list[dict]:
+    """Rows of an uploaded ``metadata.csv`` that name no file of this upload describe materials
+    already in the library (by id or file name): update them now, one result per row."""
+    rows = read_metadata_csv(csv_path)
+    late = {k: v for k, v in rows.items() if k not in names and k.rsplit("/", 1)[-1] not in names}
+    if not late:
+        return []
+    if len(late) > MAX_LATE_ROWS:
+        raise BadQuery(f"metadata.csv 一次最多更新 {MAX_LATE_ROWS} 份已有材料")
+    user = g.get("user")
+    with get_index().writer(user=user.name if user else None) as w:
+        done = w.apply_metadata(late)
+    out = []
+    for r in done:
+        res = {"file": r.path, "name": r.path, "status": "rejected" if r.status == "skipped" else r.status}
+        if r.id:
+            res["id"] = r.id
+        if r.reason:
+            res["reason"] = r.reason
+        out.append(res)
+    if any(r["status"] == "updated" for r in out):
+        audit("metadata", ", ".join(r["name"] for r in out if r["status"] == "updated"), via="metadata.csv",
+              files=[{k: r.get(k) for k in ("name", "status", "id", "reason") if r.get(k)} for r in out])
+    return out
 
 
 def check_metadata(fs: FileStorage, dest: Path) -> None:

@@ -5,50 +5,59 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+from conftest import TINY
 
 from indexer import ingest
 from indexer import writer as writer_module
 from indexer.errors import DocumentNotFound
 from indexer.library import Library
-from indexer.writer import IndexWriter
 from indexer.text import fold
+from indexer.writer import IndexWriter
 
 
-def test_add_is_idempotent_and_ids_derive_from_content(lib, tiny_dir):
+def by_name(lib) -> dict:
+    return {d.name: d for d in lib.live.values()}
+
+
+def test_add_is_idempotent_and_a_copy_elsewhere_is_a_new_material(lib, tiny_dir):
     first = lib.add([tiny_dir])
     assert first.count("added") == 3 and not first.failed
+    assert {r.source for r in first.results} == {(tiny_dir / n).resolve().as_posix() for n in TINY}
     again = lib.add([tiny_dir])
     assert again.count("unchanged") == 3 and again.count("added") == 0
-    ids = {r.source: r.id for r in first.results}
+    assert {r.id for r in again.results} == {r.id for r in first.results}
     copy = tiny_dir.parent / "copy"
     copy.mkdir()
     (copy / "renamed.txt").write_bytes((tiny_dir / "a.txt").read_bytes())
     third = lib.add([copy])
-    assert third.results[0].status == "unchanged" and third.results[0].id == ids["a.txt"]
-    assert len(lib) == 3
+    assert third.results[0].status == "added"
+    assert third.results[0].id not in {r.id for r in first.results}
+    assert len(lib) == 4
 
 
 def test_stored_text_is_the_file_text_without_bom_and_crlf(lib, tiny_dir):
     (tiny_dir / "bom.txt").write_bytes("\ufeff第一行\r\n第二行\r\n".encode())
     lib.add([tiny_dir])
-    doc = next(d for d in lib.live.values() if d.source == "bom.txt")
-    assert lib.get(doc.id).text == "第一行\n第二行\n"
-    c = next(d for d in lib.live.values() if d.source == "c.md")
-    assert "\r" not in lib.get(c.id).text
+    docs = by_name(lib)
+    assert lib.get(docs["bom.txt"].id).text == "第一行\n第二行\n"
+    assert "\r" not in lib.get(docs["c.md"].id).text
 
 
-def test_changed_file_replaces_old_version(lib, tiny_dir):
+def test_changed_file_is_a_new_version_of_the_same_material(lib, tiny_dir):
     lib.add([tiny_dir])
-    old = next(d for d in lib.live.values() if d.source == "a.txt")
+    old = by_name(lib)["a.txt"]
     (tiny_dir / "a.txt").write_text("# 县委书记对照检查材料\n全新的内容：担当作为不够。", encoding="utf-8")
     report = lib.add([tiny_dir])
-    assert [r.status for r in report.results if r.source == "a.txt"] == ["replaced"]
-    with pytest.raises(DocumentNotFound):
-        lib.get(old.id)
+    assert [(r.status, r.id) for r in report.results if r.source.endswith("a.txt")] == [("replaced", old.id)]
+    new = lib.get(old.id)
+    assert new.version == 2 and "担当作为不够" in new.text and new.docnum != old.docnum
+    assert [(v.version, v.chars) for v in lib.versions(old.id)] == [(1, old.chars)]
+    assert "往心里走" in lib.version(old.id, 1).text  # the old text is kept ...
     assert lib.search("担当作为不够", mode="phrase").total == 1
-    assert lib.search("往心里走", mode="phrase").total == 0
+    assert lib.search("往心里走", mode="phrase").total == 0  # ... but not searchable
     assert lib.search("往心里走", mode="words").total == 0
     assert len(lib) == 3
 
@@ -57,7 +66,7 @@ def test_metadata_csv_and_inferred_fields(lib, tiny_dir):
     (tiny_dir / "metadata.csv").write_text("文件,单位,职务,年度,会议\na.txt,某县委,书记,2022,专题民主生活会\n",
                                            encoding="utf-8-sig")
     lib.add([tiny_dir])
-    docs = {d.source: d for d in lib.live.values()}
+    docs = by_name(lib)
     a = docs["a.txt"]
     assert (a.unit, a.role, a.year, a.meeting) == ("某县委", "书记", "2022", "专题民主生活会")
     assert a.title == "县委书记对照检查材料"
@@ -71,7 +80,7 @@ def test_bad_files_are_skipped_with_reasons(lib, tiny_dir):
     (tiny_dir / "junk.txt").write_bytes(bytes(range(256)) * 8)
     (tiny_dir / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
     report = lib.add([tiny_dir, tiny_dir / "missing.txt"])
-    skipped = {r.source: r.reason for r in report.results if r.status == "skipped"}
+    skipped = {Path(r.source).name: r.reason for r in report.results if r.status == "skipped"}
     assert set(skipped) == {"empty.txt", "junk.txt", "broken.docx", "missing.txt"}
     assert all(skipped.values())
     assert report.failed and report.count("added") == 3
@@ -95,12 +104,12 @@ def test_crash_mid_add_keeps_committed_documents_and_rerun_completes(tmp_path, s
     calls = {"n": 0}
     real_commit = IndexWriter._commit
 
-    def dying_commit(self, pending, replaced):
+    def dying_commit(self, pending):
         calls["n"] += 1
         if calls["n"] == 2:  # the second batch dies after its segment and words were written
             self.lib.segments.add([9999], ["半截"], [ingest.fingerprint_text("半截")])
             raise KeyboardInterrupt
-        return real_commit(self, pending, replaced)
+        return real_commit(self, pending)
 
     monkeypatch.setattr(IndexWriter, "_commit", dying_commit)
     with Library(index) as lib, pytest.raises(KeyboardInterrupt):

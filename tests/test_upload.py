@@ -63,17 +63,17 @@ def test_upload_api_per_file_results_and_metadata(api):
     first = body["results"][0]
     assert first["name"] == "巡察整改.txt" and first["report"] == f"/documents/{first['id']}/report"
     doc = api.get(f"/api/documents/{first['id']}").get_json()
-    assert doc["source"] == "巡察整改.txt" and doc["title"] == "巡察整改报告"
+    assert doc["source"].startswith("upload:") and doc["source"].endswith("/巡察整改.txt")
+    assert doc["name"] == "巡察整改.txt" and doc["title"] == "巡察整改报告" and doc["uploader"] == INSPECTOR[0]
     assert doc["unit"] == "某县委" and doc["year"] == "2022" and doc["role"] == "书记"
     hits = api.get("/api/search?q=独一无二的标记甲乙丙丁&mode=phrase").get_json()
     assert [h["id"] for h in hits["hits"]] == [first["id"]]
     assert len(state(api)) == len(before) + 2
-    again = api.post("/api/documents", data={"files": files(("巡察整改.txt", NEW))}).get_json()
-    assert again["results"][0]["status"] == "unchanged"
-    changed = api.post("/api/documents", data={"files": files(("巡察整改.txt", NEW + "补充一句。"))}).get_json()
-    assert changed["results"][0]["status"] == "replaced"
-    assert api.get(f"/api/documents/{first['id']}").status_code == 404
-    assert len(state(api)) == len(before) + 2
+    # the same name uploaded again is another material: nothing is replaced by a name
+    again = api.post("/api/documents", data={"files": files(("巡察整改.txt", NEW + "补充一句。"))}).get_json()
+    assert again["results"][0]["status"] == "added" and again["results"][0]["id"] != first["id"]
+    assert api.get(f"/api/documents/{first['id']}").status_code == 200
+    assert len(state(api)) == len(before) + 3
 
 
 def test_metadata_csv_among_the_files(api):
@@ -86,7 +86,7 @@ def test_metadata_csv_among_the_files(api):
 
 BROKEN = [
     ("empty.txt", b"", "空文件"),
-    ("binary.txt", bytes(range(256)) * 8, "binary"),
+    ("binary.txt", bytes(range(256)) * 8, "二进制"),
     ("corrupt.docx", b"PK\x03\x04 not really a zip", ""),
     ("scan.pdf", b"%PDF-1.4\n%%EOF\n", ""),
     ("virus.exe", b"MZ\x90\x00", "不支持的文件类型"),
@@ -167,7 +167,7 @@ def test_traversal_names_stay_inside(up_app, api, tmp_path):
     r = api.post("/api/documents", data={"files": files(("../../../outside.txt", NEW))})
     res = r.get_json()["results"][0]
     assert res["status"] == "added" and res["name"] == "outside.txt"
-    assert api.get(f"/api/documents/{res['id']}").get_json()["source"] == "outside.txt"
+    assert api.get(f"/api/documents/{res['id']}").get_json()["name"] == "outside.txt"
     assert not (tmp_path / "outside.txt").exists() and not (tmp_path.parent / "outside.txt").exists()
     assert list((Path(up_app.config["DATA"]) / "uploads").iterdir()) == []  # working folder removed
 
