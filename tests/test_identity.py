@@ -203,6 +203,31 @@ def test_crash_between_metadata_commit_and_word_index_is_repaired(lib, tiny_dir,
         assert again.store.words_todo() == []
 
 
+def test_crash_before_a_new_version_commits_keeps_the_old_one_searchable(lib, tiny_dir, monkeypatch):
+    """The new version's segment and word entry are written, then the process dies before SQLite
+    commits: the old version stays the live one and searchable, by phrase and by words."""
+    lib.add([tiny_dir])
+    doc = next(d for d in lib.live.values() if d.name == "a.txt")
+    (tiny_dir / "a.txt").write_text("# 县委书记对照检查材料\n没有提交的新稿：作风建设不够扎实。", encoding="utf-8")
+
+    def dying(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lib.store, "commit_batch", dying)
+    with pytest.raises(KeyboardInterrupt):
+        lib.add([tiny_dir / "a.txt"])
+    monkeypatch.undo()
+    with Library(lib.path) as again:
+        assert again.get(doc.id).version == 1 and len(again) == 3
+        assert again.search("往心里走", mode="phrase").total == 1
+        assert again.search("往心里走", mode="words").total == 1
+        assert again.search("作风建设不够扎实", mode="phrase").total == 0
+        res = again.add([tiny_dir / "a.txt"]).results[0]
+        assert (res.status, res.id) == ("replaced", doc.id)
+        assert again.search("作风建设不够扎实", mode="words").total == 1
+        assert again.search("往心里走", mode="words").total == 0
+
+
 # -- migration of an index written before identity ---------------------------------------------------
 
 OLD_SCHEMA = """

@@ -175,3 +175,46 @@ def test_parallel_ingest_after_a_suffix_array_was_built_in_process(lib, tiny_dir
         (many / f"{i:02d}.txt").write_text(f"第{i}份。" + text[i * 50:i * 50 + 800], encoding="utf-8")
     report = lib.add([many])
     assert report.count("added") == 20 and lib.search("第19份", mode="phrase").total == 1
+
+
+def test_kill_9_during_new_versions_loses_no_material(tmp_path, samples_dir):
+    """SIGKILL while `indexer add` writes new versions of changed files: every material is still
+    there (old or new version, never both, never neither), and a rerun finishes the job."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    texts = [p.read_text(encoding="utf-8") for p in sorted(samples_dir.glob("*.txt"))]
+    for i in range(160):
+        (corpus / f"{i:04d}.txt").write_text(f"第{i}号材料初稿。\n" + texts[i % 5][:1200 + i], encoding="utf-8")
+    index = tmp_path / "index"
+    with Library(index) as lib:
+        lib.add([corpus])
+        ids = {d.id for d in lib.live.values()}
+    for i in range(160):
+        (corpus / f"{i:04d}.txt").write_text(f"第{i}号材料定稿。\n" + texts[(i + 1) % 5][:1200 + i], encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(samples_dir.parent.parent))
+    code = ("import sys; from indexer import writer as W; W.BATCH_DOCS = 20; "
+            "from indexer.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "--index", str(index), "add", "-q", str(corpus)],
+                            env=env, start_new_session=True, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        with Library(index) as lib:
+            if sum(d.version == 2 for d in lib.live.values()) >= 40:
+                break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Library(index) as lib:
+        assert {d.id for d in lib.live.values()} == ids
+        done = sum(d.version == 2 for d in lib.live.values())
+        assert 0 < done
+        for d in lib.live.values():
+            word = "定稿" if d.version == 2 else "初稿"
+            n = int(d.name[:4])
+            assert lib.search(f"第{n}号材料{word}", mode="phrase").total == 1
+        report = lib.add([corpus])
+        assert report.count("replaced") == 160 - done and report.count("unchanged") == done
+        assert {d.id for d in lib.live.values()} == ids
+        assert all(d.version == 2 for d in lib.live.values())
+        assert lib.search("初稿", mode="phrase").total == 0 and lib.search("定稿", mode="words").total == 160
+        assert all(len(lib.versions(i)) == 1 for i in ids)
