@@ -137,6 +137,8 @@ def _report(lib: Library, text: str, fps, self_num: int | None, document: dict,
     sources = []
     for s in summary.sources:
         doc = _doc_dict(live.get(s.doc))
+        if doc and s.doc in others:
+            doc["chars"] = len(others[s.doc][0])  # 字数 as everywhere: normalized characters
         fig = figures[s.doc]
         own = bool(doc) and tiers.same_owner(me, doc) and document.get("id") is not None
         sources.append({**doc, "ratio": round(s.copied_chars / base, 4), "copied_chars": s.copied_chars,
@@ -152,7 +154,7 @@ def _report(lib: Library, text: str, fps, self_num: int | None, document: dict,
         passages.append(d)
     copied = summary.copied_chars
     return {
-        "document": document, "chars": summary.chars, "copied_chars": copied,
+        "document": {**document, "chars": summary.chars}, "chars": summary.chars, "copied_chars": copied,
         "boilerplate_chars": summary.boilerplate_chars, "stock_chars": int(stock.sum()),
         "copy_ratio": round(copied / base, 4),
         "copy_ratio_with_boilerplate": round((copied + summary.boilerplate_chars) / max(1, summary.chars), 4),
@@ -279,7 +281,7 @@ def compare_pair(lib: Library, a_id: str, b_id: str) -> dict:
         d = _passage_dict(x, a.text, b.text, None)
         d["name_swap"] = tiers.name_swap(d)
         passages.append(d)
-    da, db = _doc_dict(a), _doc_dict(b)
+    da, db = _doc_dict(a, chars=len(na)), _doc_dict(b, chars=len(nb))
     own = tiers.same_owner(da, db)
     return {"a": da, "b": db, **fig, "passages": passages,
             "tier": tiers.tier(fig, opts, own=own) if passages else None, "earlier": tiers.earlier(da, db)}
@@ -322,6 +324,7 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
     traces = {}
     for doc_id, num in docnum_of.items():
         norm = norms[doc_id][0] if doc_id in norms else detect.normalize(load(num))
+        docs[doc_id]["chars"] = len(norm)  # 字数 as on every page: normalized characters
         found = doc_web_traces(norm, opts)
         if found:
             traces[doc_id] = found

@@ -120,6 +120,9 @@ def test_same_figures_on_report_compare_and_overview(rlib):
     assert src["pair_ratio"] == pair[f"ratio_{side}"] == cmp["ratio_a"]
     assert cmp["similarity"] == pair["similarity"] and cmp["shared_chars"] == pair["shared_chars"]
     assert pair["tier"] == "copying" and cmp["tier"] == "copying"
+    overview = {d["id"]: d["chars"] for d in rlib.compare()["documents"]}  # one 字数 everywhere
+    assert rep["document"]["chars"] == rep["chars"] == cmp["a"]["chars"] == overview[copier.id]
+    assert src["chars"] == cmp["b"]["chars"] == overview[origin.id] < len(rlib.get(origin.id).text)
 
 
 def test_self_compare_is_100_percent(rlib):
