@@ -7,7 +7,7 @@ SQLite table (``jobs/jobs.sqlite`` in the index folder) and a detached process
 a child of the web worker). The process claims its row, beats a heartbeat while it works, records
 progress (done of total, a message), and finally the result or a Chinese reason.
 
-A job whose process died (pid gone, or no heartbeat for ``STALE_SECONDS``) is found by
+A job whose process died (its pid gone; or hung, no heartbeat for ``STALE_SECONDS``: then killed) is found by
 ``JobQueue.recover`` — called when the portal starts and whenever it reads jobs — and started again
 (jobs are written to be resumed) or, after ``MAX_ATTEMPTS``, marked failed with a reason. At most one
 compare runs per index: starting one while another is alive returns the running one, and the
@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from .errors import DuizhaoError
 
 FOLDER = "jobs"
 HEARTBEAT_SECONDS = 2.0
-STALE_SECONDS = 30.0  # no heartbeat for this long: the process is gone or hung
+STALE_SECONDS = 600.0  # a live job process without a heartbeat for this long is hung: killed, restarted
 SPAWN_GRACE_SECONDS = 30.0  # a queued job nobody claimed within this long is started again
 RECEIVE_GRACE_SECONDS = 3600.0  # a job still receiving its files after this long was abandoned
 MAX_ATTEMPTS = 3
@@ -104,6 +105,29 @@ class Job:
                                              "created", "started", "finished", "attempts")}
         out["result"] = self.result
         return out
+
+
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def job_alive(job: Job) -> bool:
+    """Whether the job's own process is alive: its pid exists and, for a job process, is still
+    running this job (not a reused pid). A job run inline is alive while its host process is."""
+    if not pid_alive(job.pid):
+        return False
+    cmdline = _cmdline(job.pid)
+    return cmdline is None or job.id.encode() in cmdline or b"indexer.jobs" not in cmdline
+
+
+def own_process(job: Job) -> bool:
+    """Whether ``job.pid`` is a ``python -m indexer.jobs run`` process of this very job."""
+    cmdline = _cmdline(job.pid) if job.pid else None
+    return cmdline is not None and job.id.encode() in cmdline and pid_alive(job.pid)
 
 
 def pid_alive(pid: int | None) -> bool:
@@ -254,7 +278,7 @@ class JobQueue:
         if job.state == "queued":
             return now - (job.heartbeat or job.created) > SPAWN_GRACE_SECONDS
         if job.state == "running":
-            return not pid_alive(job.pid) or now - (job.heartbeat or 0) > STALE_SECONDS
+            return not job_alive(job) or now - (job.heartbeat or 0) > STALE_SECONDS
         return False
 
     def recover(self) -> list[Job]:
@@ -266,6 +290,11 @@ class JobQueue:
             for job in self.jobs(active=True, limit=1000):
                 if not self.is_dead(job, now):
                     continue
+                if job.state == "running" and own_process(job):  # hung: never two processes on one job
+                    try:
+                        os.kill(job.pid, signal.SIGKILL)
+                    except OSError:
+                        pass
                 if job.state == "receiving":
                     self.fail(job.id, "上传在文件收齐之前中断，没有加入任何文件，请重新上传。")
                 elif job.attempts >= MAX_ATTEMPTS:
@@ -369,8 +398,6 @@ def _beat(db_path: Path, job_id: str, stop: threading.Event) -> None:
 
 def run_job(index: Path | str, job_id: str) -> Job | None:
     """Claim a queued job and run it here; returns its final row (None if someone else has it)."""
-    from .library import Library
-
     queue = JobQueue(index, inline=True)
     try:
         now = time.time()
@@ -386,6 +413,8 @@ def run_job(index: Path | str, job_id: str) -> Job | None:
                                 name="duizhao-heartbeat")
         beat.start()
         try:
+            from .library import Library  # after the claim: importing it takes a while
+
             with Library(queue.index) as lib:
                 result = _runner(job.kind)(lib, JobContext(queue, job))
             queue.update(job_id, state="done", result=result, finished=time.time(), pid=None, error=None,
