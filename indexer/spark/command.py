@@ -47,12 +47,12 @@ def _job():
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        raise SparkUnavailable("未安装 pyspark：请运行 pip install '.[spark]'（还需要 Java 17）") from None
+        raise SparkUnavailable("未安装 pyspark：请运行 pip install '.[spark]'，另外还需要 Java 17") from None
     import shutil
 
     if shutil.which("java") is None and not _java_home():
-        raise SparkUnavailable("找不到 Java：Spark 需要 Java 17"
-                               "（Debian/Ubuntu：apt-get install openjdk-17-jre-headless）")
+        raise SparkUnavailable("找不到 Java：Spark 需要 Java 17；Debian 或 Ubuntu 上可以运行 "
+                               "apt-get install openjdk-17-jre-headless 安装")
     from indexer.spark import job
 
     return job

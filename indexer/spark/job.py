@@ -341,14 +341,14 @@ def stock_options(path: str | None) -> DetectOptions | None:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="indexer.spark.job", description="对照：用 Spark 做全库比对")
-    ap.add_argument("input", help="材料文件夹、Parquet 数据集或索引文件夹（可为 hdfs://、s3a:// 地址）")
-    ap.add_argument("--output", required=True, help="结果目录（Parquet 与 compare.json）")
-    ap.add_argument("--master", help="Spark master（spark-submit 已给出时不用）")
+    ap.add_argument("input", help="材料文件夹、Parquet 数据集或索引文件夹，可为 hdfs:// 或 s3a:// 地址")
+    ap.add_argument("--output", required=True, help="结果目录，写入 Parquet 与 compare.json")
+    ap.add_argument("--master", help="Spark master 地址；用 spark-submit 启动时不必给出")
     ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="Spark 配置，可重复")
     ap.add_argument("--partitions", type=int, help="哈希与材料对的分桶数")
     ap.add_argument("--block-chars", type=int, default=JobSettings.block_chars, help="每块材料的字符数")
     ap.add_argument("--stock-phrases", help="自定义套话文件（每行一条），与索引的 stock_phrases.txt 相同")
-    ap.add_argument("--no-json", action="store_true", help="不写 compare.json（特大结果只写 Parquet）")
+    ap.add_argument("--no-json", action="store_true", help="不写 compare.json，特大结果只写 Parquet")
     return ap
 
 

@@ -129,7 +129,7 @@ def load_result(path: str | Path) -> tuple[dict, dict]:
         with open(folder / JSON_FILE, encoding="utf-8") as fh:
             out = json.load(fh)
     except FileNotFoundError:
-        raise ResultMismatch(f"{folder} 中没有 {JSON_FILE}（作业用了 --no-json）") from None
+        raise ResultMismatch(f"{folder} 中没有 {JSON_FILE}：作业运行时用了 --no-json") from None
     except (OSError, ValueError) as exc:
         raise ResultMismatch(f"无法读取 {folder / JSON_FILE}：{exc}") from exc
     return out, meta
