@@ -144,7 +144,7 @@ def from_parquet(spark: SparkSession, path: str, *, min_partitions: int) -> RDD:
         raise SourceError(f"无法读取 Parquet 数据 {path}：{_first_line(exc)}") from exc
     text_col = next((c for c in TEXT_COLUMNS if c in df.columns), None)
     if text_col is None:
-        raise SourceError(f"Parquet 数据 {path} 没有正文列（应为 text）")
+        raise SourceError(f"Parquet 数据 {path} 没有正文列，正文列应名为 text")
     source_col = next((c for c in SOURCE_COLUMNS if c in df.columns), None)
     meta_cols = [c for c in df.columns if c in KNOWN_META or c == "title"]
 
