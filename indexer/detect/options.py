@@ -55,6 +55,7 @@ class DetectOptions:
     unit_merge_gap: int = 40  # a unit seed joins seeds this close in both documents (one missed sentence)
     unit_trim_slack: int = 6  # a unit seed drops an unmatched head or tail longer than this
     unit_solo_chars: int = 40  # a unit seed this long in both documents is a passage on its own
+    unit_check_sources: int = 32  # a report looks at most this many single-seed sources with the stage
 
 
 DEFAULTS = DetectOptions()

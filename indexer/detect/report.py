@@ -122,10 +122,14 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
     s_doc, s_lib, s_new = s_doc[keep], s_lib[keep], s_new[keep]
     pairs = []
     bp_groups = None
+    mine = None  # the checked text's sentence units, once (sentence stage)
+    weak = 0  # sources with a single seed looked at so far
     for d in np.unique(s_doc).tolist():
         sel = s_doc == d
-        if sel.sum() < (1 if opts.sentences else opts.min_seeds):  # rewritten copies keep few seeds
-            continue
+        if sel.sum() < opts.min_seeds:  # a rewritten copy may keep one seed: the sentence stage decides,
+            if not opts.sentences or weak >= opts.unit_check_sources:  # for a bounded number of sources
+                continue
+            weak += 1
         if bp_groups is None:
             bp_groups = _library_boilerplate(index, threshold, opts, self_num)
         lib_doc = index.doc_ids[d]
@@ -134,13 +138,14 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
         ones = np.zeros(len(l_start), dtype=np.int64)
         ok = ~inside(np.zeros(int(sel.sum()), dtype=np.int64), s_lib[sel], ones, l_start, l_end, k=opts.k)
         seeds = np.stack([s_new[sel][ok], s_lib[sel][ok]], axis=1)
-        if len(seeds) < (1 if opts.sentences else opts.min_seeds):
+        if len(seeds) < (1 if opts.sentences else opts.min_seeds):  # rewritten copies keep few seeds
             continue
         masks = (_mask(stock, m_start, m_end), _mask(text_stock_mask(lib, opts), l_start, l_end))
         units = None
         if opts.sentences:  # the sentence stage (issue 11), decided per pair as the corpus compare does
-            units = pair_sentence_seeds(features(norm, opts), features(lib, opts), opts,
-                                        boiler_a=masks[0], boiler_b=masks[1])
+            if mine is None:
+                mine = features(norm, opts)
+            units = pair_sentence_seeds(mine, features(lib, opts), opts, boiler_a=masks[0], boiler_b=masks[1])
         if len(seeds) < opts.min_seeds and units is None:
             continue
         result = pair_result(self_id, lib_doc, norm, lib, seeds, opts, masks, units)

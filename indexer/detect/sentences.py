@@ -206,7 +206,6 @@ def pair_sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: 
                         boiler_b: np.ndarray | None = None) -> np.ndarray | None:
     """A pair's sentence seeds when its two sketches alone make it a candidate (``candidate_pairs``
     over the two documents), else None: what a report does for each candidate source."""
-    sketches = [(0, *sketch(ua, opts)), (1, *sketch(ub, opts))]
-    if not len(candidate_pairs(sketches, opts)):
+    if not len(candidate_pairs([(0, *sketch(ua, opts)), (1, *sketch(ub, opts))], opts)):
         return None
     return sentence_seeds(ua, ub, opts, boiler_a=boiler_a, boiler_b=boiler_b)
