@@ -138,7 +138,9 @@ def words_writer(lib: Library, **options) -> Iterator:
     except BaseException:
         writer.cancel()
         raise
-    writer.commit()
+    from .merge_policy import whoosh_merge
+
+    writer.commit(mergetype=whoosh_merge)  # tiered, as the phrase segments (S)
 
 
 def add_words(writer, doc: Document, counts: dict[str, int], *, update: bool = False) -> None:
@@ -202,6 +204,7 @@ class IndexWriter:
     def __init__(self, lib: Library, *, user: str | None = None):
         self.lib = lib
         self.user = user
+        self._words_pending: list[str] = []
         self._lock: IO | None = open(lib.path / LOCK, "a+")
         fcntl.flock(self._lock, fcntl.LOCK_EX)
         try:
@@ -329,6 +332,7 @@ class IndexWriter:
             self._commit(pending)
             for item in pending:
                 emit(item.result)
+        self._flush_words()
 
     def _claim_legacy(self, legacy: Document | None, job: ingest.FileJob,
                       prep: ingest.Prepared) -> Document | None:
@@ -419,6 +423,7 @@ class IndexWriter:
         changes = {k: v for k, v in check_metadata(values).items() if getattr(doc, k) != v}
         if changes:
             self._set_metadata(doc.id, changes)
+            self._flush_words()
         return self.lib.resolve(doc.id)
 
     def apply_metadata(self, rows: dict[str, dict[str, str]]) -> list[FileResult]:
@@ -427,12 +432,13 @@ class IndexWriter:
         updates it; one result per row (``updated``, ``unchanged`` or ``skipped`` with the reason)."""
         self._check_open()
         lib = self.lib
+        by_id = dict(lib.catalog.by_id)  # read once: each update bumps the generation
         by_name: dict[str, list[Document]] = {}
-        for doc in lib.live.values():
+        for doc in by_id.values():
             by_name.setdefault(doc.display_name, []).append(doc)
         out = []
         for key, fields in rows.items():
-            doc = lib.catalog.by_id.get(key)
+            doc = by_id.get(key)
             found = [doc] if doc else by_name.get(key) or by_name.get(key.rsplit("/", 1)[-1], [])
             if len(found) != 1:
                 why = (f"库中有 {len(found)} 份名为“{key}”的材料，请用材料编号，或在材料页面修改" if found
@@ -449,16 +455,28 @@ class IndexWriter:
             if changes:
                 self._set_metadata(doc.id, changes)
             out.append(FileResult(key, doc.source, "updated" if changes else "unchanged", id=doc.id))
+        self._flush_words()
         return out
 
     def _set_metadata(self, doc_id: str, changes: dict[str, str | None]) -> None:
+        """Commit a metadata change (SQLite, with its word-index rewrite queued in ``words_todo``);
+        the word index follows in ``_flush_words``, once for all changes of one call."""
+        self.lib.store.update_fields(doc_id, changes)
+        self._words_pending.append(doc_id)
+
+    def _flush_words(self) -> None:
+        """Rewrite the word-index entries of the materials whose metadata changed (one Whoosh commit)."""
+        if not self._words_pending:
+            return
         lib = self.lib
-        lib.store.update_fields(doc_id, changes)  # the commit point; queues the word-index rewrite
         lib.refresh()
-        doc = lib.catalog.by_id[doc_id]
+        ids = [i for i in dict.fromkeys(self._words_pending) if i in lib.catalog.by_id]
         with words_writer(lib) as writer:
-            update_words(writer, doc, lib.store.texts([doc.docnum])[doc.docnum])
-        lib.store.clear_words_todo([doc_id])
+            for doc_id in ids:
+                doc = lib.catalog.by_id[doc_id]
+                update_words(writer, doc, lib.store.texts([doc.docnum])[doc.docnum])
+        lib.store.clear_words_todo(self._words_pending)
+        self._words_pending = []
 
     def remove(self, doc_id: str) -> Document:
         """Remove a material from the library; returns what was removed."""
