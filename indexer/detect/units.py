@@ -74,7 +74,8 @@ def _boundaries(norm: Normalized, table: np.ndarray, cps: np.ndarray | None = No
 
 
 def unit_spans(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Unit spans of a normalized text: sentences, short ones joined forwards, long ones cut at clauses."""
+    """Unit spans of a normalized text: sentences, short ones joined to the next one in their
+    paragraph, long ones cut at clauses."""
     n = len(norm)
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
@@ -83,7 +84,8 @@ def unit_spans(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.nd
     cuts = _boundaries(norm, _table(_SENTENCE_END), cps)
     cuts = np.unique(np.r_[cuts[(cuts > 0) & (cuts < n)], n])
     lo, hi = opts.unit_min_chars, opts.unit_max_chars
-    cuts = cuts[(np.diff(np.r_[0, cuts]) >= lo) | (cuts == n)]  # a short sentence joins the next one
+    lines = _boundaries(norm, _table("\n"), cps)  # a unit never spans two paragraphs
+    cuts = cuts[(np.diff(np.r_[0, cuts]) >= lo) | (cuts == n) | np.isin(cuts, lines)]  # short: joins the next
     if len(cuts) >= 2 and cuts[-1] - cuts[-2] < lo:  # a short tail joins the unit before it
         cuts = np.r_[cuts[:-2], n]
     starts = np.r_[0, cuts[:-1]]
