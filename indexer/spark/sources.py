@@ -222,4 +222,7 @@ def _qualified(spark: SparkSession, path: str) -> str:
 
 
 def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    """The useful line of an error (for a Java one, the exception's own message)."""
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    java = next((x for x in lines if "Exception: " in x), None)
+    return (java.split("Exception: ", 1)[1] if java else lines[0])[:200]
