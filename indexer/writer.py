@@ -45,6 +45,7 @@ MAX_TITLE = 300
 MAX_FIELD = 200
 FIELD_NAMES = {"title": "标题", "unit": "单位", "author": "作者", "role": "职务", "year": "年度",
                "meeting": "会议"}
+UPLOAD = "upload:"  # sources of uploaded files: never the same material as anything before
 DIRTY = "dirty"
 LOCK = "write.lock"
 
@@ -307,7 +308,7 @@ class IndexWriter:
                     emit(FileResult(path, job.source, "skipped", reason="文件在读取期间被修改，请重新添加"))
                 continue
             old = by_source.get(job.source)
-            if old is None and job.rel:
+            if old is None and job.rel and not job.source.startswith(UPLOAD):
                 old = self._claim_legacy(by_source.get(LEGACY + job.rel), job, prep)
             if old is not None and (old.digest == prep.digest
                                     or prep.digest in lib.store.version_digests(old.id)):

@@ -294,6 +294,11 @@ def test_migrated_row_with_other_content_is_not_claimed(tmp_path, tiny_dir):
         assert res.status == "added" and res.id not in ids.values() and len(lib) == 4
         assert lib.get(ids["a.txt"]).source == "legacy:a.txt"
         assert other.exists()
+        # an upload is a new material even with the name and text of a migrated one
+        job = ingest.FileJob(tiny_dir / "b.txt", f"upload:{uuid.uuid4().hex}/b.txt")
+        with lib.writer(user="someone") as w:
+            res = w.add_jobs([job]).results[0]
+        assert res.status == "added" and lib.get(ids["b.txt"]).source == "legacy:b.txt" and len(lib) == 5
 
 
 # -- property: nothing accepted is ever lost ---------------------------------------------------------
