@@ -97,3 +97,24 @@ def max_segments(corpus_bytes: int, policy: MergePolicy = DEFAULT_POLICY) -> int
     top = tier(max(policy.max_segment_bytes // 2 - 1, 0), policy)
     full = corpus_bytes // max(policy.max_segment_bytes // 2, 1)
     return policy.per_tier * (top + 1) + full
+
+
+# The word index (Whoosh) has segments too: one per commit. Whoosh's own policy merges only small
+# ones, so bulk adds left one Whoosh segment per batch; the same tiers, counted in documents.
+WORDS_POLICY = MergePolicy(per_tier=8, floor_bytes=64, max_segment_bytes=64_000, deletes_allowed=0.3)
+
+
+def whoosh_merge(writer, segments: list) -> list:
+    """A Whoosh ``mergetype`` (``writer.commit(mergetype=whoosh_merge)``): the segments ``plan`` picks
+    under ``WORDS_POLICY``, sizes counted in documents, are merged into the segment being written
+    (Whoosh streams them through its pool, whose memory ``limitmb`` bounds); returns the others."""
+    from whoosh.reading import SegmentReader
+
+    sizes = [SegmentSize(str(i), s.doc_count_all(), s.doc_count(), docs=s.doc_count_all(),
+                         dead_docs=s.deleted_count()) for i, s in enumerate(segments)]
+    chosen = {int(name) for merge in plan(sizes, WORDS_POLICY) for name in merge}
+    for i in sorted(chosen):
+        reader = SegmentReader(writer.storage, writer.schema, segments[i])
+        writer.add_reader(reader)
+        reader.close()
+    return [s for i, s in enumerate(segments) if i not in chosen]

@@ -146,7 +146,7 @@ def _upgrade_words(index: Path, store: Store, old: dict, current: dict, report: 
                 writer = word_index.ix.writer(limitmb=64)
                 for doc in batch:
                     add_words(writer, doc, words.word_counts(texts[doc.docnum]))
-                writer.commit()
+                writer.commit(mergetype=merge_policy.whoosh_merge)
                 report.words_rebuilt += len(batch)
                 bar.update(len(batch))
     finally:

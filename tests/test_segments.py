@@ -298,3 +298,26 @@ def test_ingest_never_prepares_more_than_a_window_ahead_of_the_writer():
         out.append(result)
         assert len(submitted) <= i + 16
     assert out == [j * 10 for j in range(1000)]
+
+
+def test_the_word_index_merges_in_tiers_too(tmp_path):
+    """Whoosh's own policy merges only tiny segments: batches of a bulk add stayed one segment each."""
+    from whoosh import fields, index
+
+    from indexer.merge_policy import WORDS_POLICY, whoosh_merge
+
+    ix = index.create_in(tmp_path, fields.Schema(id=fields.ID(stored=True, unique=True)))
+    for batch in range(20):
+        writer = ix.writer()
+        for i in range(70):
+            writer.add_document(id=f"{batch}-{i}")
+        writer.commit(mergetype=whoosh_merge)
+        assert len(ix._segments()) <= 2 * (WORDS_POLICY.per_tier + 1)  # two tiers: 70 and 700 documents
+    for i in range(30):  # single adds, and deletions
+        writer = ix.writer()
+        writer.add_document(id=f"single-{i}")
+        writer.delete_by_term("id", f"{i}-5")
+        writer.commit(mergetype=whoosh_merge)
+    assert len(ix._segments()) <= 3 * (WORDS_POLICY.per_tier + 1)
+    with ix.searcher() as s:
+        assert s.doc_count() == 20 * 70 + 30 - 20
