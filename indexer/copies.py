@@ -19,7 +19,7 @@ import numpy as np
 from . import detect
 from .detect import tiers
 from .detect.boilerplate import docs_threshold, snap, stock_list, text_stock_mask
-from .detect.stock import web_traces
+from .detect.stock import matcher, web_traces
 from .errors import DocumentNotFound
 from .ingest import fingerprint_text
 
@@ -321,14 +321,19 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
     for pair in out["pairs"]:
         (na, sa), (nb, sb) = norm_of(pair["a"]), norm_of(pair["b"])
         describe_pair(pair, na, nb, sa, sb, docs[pair["a"]], docs[pair["b"]], opts)
-    traces = {}
+    traces, carriers = {}, {}
+    phrases = matcher(stock_list(opts), opts.use_stock_phrases)
     for doc_id, num in docnum_of.items():
         norm = norms[doc_id][0] if doc_id in norms else detect.normalize(load(num))
         docs[doc_id]["chars"] = len(norm)  # 字数 as on every page: normalized characters
         found = doc_web_traces(norm, opts)
         if found:
             traces[doc_id] = found
-    return finish_compare(out, traces)
+        for hit in phrases.hits(norm.text):  # which materials carry each stock phrase (套话库)
+            carriers.setdefault(hit.phrase, set()).add(doc_id)
+    out = finish_compare(out, traces)
+    out["stock_usage"] = {phrase: sorted(ids) for phrase, ids in carriers.items()}
+    return out
 
 
 # The three steps below are what the Spark job (``indexer.spark``) calls where its data is: a pair

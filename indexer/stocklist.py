@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 FILE = "stock_phrases.txt"
 MAX_PHRASE = 200
 MAX_PHRASES = 2000
-_usage_cache: dict[tuple[str, str], list[dict]] = {}
+SCAN_LIMIT = 2000  # larger libraries take the counts from the corpus compare (a background job)
+_usage_cache: dict[tuple[str, str], dict[str, set[str]]] = {}
 
 
 def user_phrases(lib: Library) -> list[str]:
@@ -76,26 +77,42 @@ def remove_phrase(lib: Library, phrase: str) -> str:
     return phrase
 
 
-def usage(lib: Library) -> list[dict]:
-    """Every phrase in force with its kind and the materials carrying it (ids), most carried first;
-    computed once per library state and phrase list."""
-    key = (str(lib.path), lib.cache_key())
-    if key in _usage_cache:
-        return _usage_cache[key]
+def usage(lib: Library, compare: dict | None = None, *, scan_limit: int = SCAN_LIMIT) -> list[dict] | None:
+    """Every phrase in force with its kind and the materials carrying it (ids), most carried first.
+
+    Taken from the corpus compare (``compare["stock_usage"]``) when there is one for the current state;
+    else a library of at most ``scan_limit`` materials is scanned here (once per state); else None
+    (the caller shows that the compare is still running)."""
     opts = lib.detect_options
     listed = phrase_list(opts.stock_phrases, shipped=opts.use_stock_phrases)
-    matcher = PhraseMatcher(listed)
-    carriers: dict[str, set[str]] = {p: set() for p, _ in listed}
-    live = lib.live
-    nums = sorted(live)
-    for start in range(0, len(nums), 500):
-        texts = lib.texts(nums[start:start + 500])
-        for num, text in texts.items():
-            for hit in matcher.hits(normalize(text).text):
-                carriers.setdefault(hit.phrase, set()).add(live[num].id)
-    out = [{"phrase": p, "kind": k, "kind_name": KINDS[k], "documents": sorted(carriers.get(p, ())),
-            "user": k == "user"} for p, k in listed]
+    if compare is not None and "stock_usage" in compare:
+        carriers = {p: set(ids) for p, ids in compare["stock_usage"].items()}
+    elif len(lib) <= scan_limit:
+        carriers = _scan(lib, listed)
+    else:
+        return None
+    seen: set[str] = set()
+    out = []
+    for p, k in listed:  # a phrase in two lists is listed once, under its first
+        if p not in seen:
+            seen.add(p)
+            out.append({"phrase": p, "kind": k, "kind_name": KINDS[k], "user": k == "user",
+                        "documents": sorted(carriers.get(p, ()))})
     out.sort(key=lambda x: (-len(x["documents"]), x["kind"], x["phrase"]))
-    _usage_cache.clear()
-    _usage_cache[key] = out
     return out
+
+
+def _scan(lib: Library, listed) -> dict[str, set[str]]:
+    key = (str(lib.path), lib.cache_key())
+    if key not in _usage_cache:
+        matcher = PhraseMatcher(listed)
+        carriers: dict[str, set[str]] = {}
+        live = lib.live
+        nums = sorted(live)
+        for start in range(0, len(nums), 500):
+            for num, text in lib.texts(nums[start:start + 500]).items():
+                for hit in matcher.hits(normalize(text).text):
+                    carriers.setdefault(hit.phrase, set()).add(live[num].id)
+        _usage_cache.clear()
+        _usage_cache[key] = carriers
+    return _usage_cache[key]

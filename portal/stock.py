@@ -10,24 +10,26 @@ from flask.typing import ResponseReturnValue
 from indexer import stocklist
 
 from .audit import audit
+from .duplicates import start_compare
 from .index import get_index
 from .roles import requires
 from .views import int_arg
 
 bp = Blueprint("stock", __name__)
 PAGE = 100
-WAIT_SECONDS = 2.0  # recurring passages come from the corpus compare; shown when it is ready
 
 
 def stock_context() -> dict:
     lib = get_index()
     kind = request.args.get("kind", "").strip()
     offset = int_arg("offset", 0)
-    phrases = stocklist.usage(lib)
+    compare = lib.duplicates(wait=False)
+    if compare is None:  # the compare job computes it; a small library is scanned meanwhile
+        start_compare()
+    phrases = stocklist.usage(lib, compare) or []
     if kind:
         phrases = [p for p in phrases if p["kind"] == kind]
     titles = {d.id: d.title for d in lib.live.values()}
-    compare = lib.duplicates(wait=WAIT_SECONDS) if hasattr(lib, "duplicates") else None
     recurring = []
     for b in (compare or {}).get("boilerplate", []):
         docs = sorted({o["doc"] for o in b["occurrences"]})

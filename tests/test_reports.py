@@ -220,3 +220,14 @@ def test_own_earlier_material_is_reported_apart(tmp_path, own_texts, samples_dir
         assert (pair["a"] if pair["earlier"]["source"] == "a" else pair["b"]) == first
         rep = lib.report(_doc(lib, "a2022.txt").id)
         assert rep["sources"][0]["tier"] == "own" and rep["sources"][0]["earlier"] is True
+
+
+def test_stock_usage_from_the_compare_matches_a_scan(rlib):
+    from indexer import stocklist
+
+    scanned = stocklist.usage(rlib)
+    from_compare = stocklist.usage(rlib, rlib.compare())
+    assert scanned == from_compare
+    heading = next(p for p in scanned if p["phrase"] == "存在的主要问题")
+    assert len(heading["documents"]) == 4 and [p["phrase"] for p in scanned].count("存在的主要问题") == 1
+    assert stocklist.usage(rlib, None, scan_limit=1) is None  # a large library waits for the compare
