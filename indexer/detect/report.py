@@ -25,7 +25,7 @@ from indexer.detect.corpus import PairResult, pair_result
 from indexer.detect.normalize import Normalized, TextCache, normalize
 from indexer.detect.options import DEFAULTS, DetectOptions
 from indexer.detect.postings import DocId, FingerprintIndex, Fingerprints
-from indexer.detect.sentences import pair_sentence_seeds
+from indexer.detect.sentences import sentence_seeds
 from indexer.detect.stock import merge_spans
 from indexer.detect.units import features
 
@@ -142,10 +142,10 @@ def match_document(fps: Fingerprints, text: str, index: FingerprintIndex,
             continue
         masks = (_mask(stock, m_start, m_end), _mask(text_stock_mask(lib, opts), l_start, l_end))
         units = None
-        if opts.sentences:  # the sentence stage (issue 11), decided per pair as the corpus compare does
+        if opts.sentences:  # the sentence stage (issue 11) on every candidate source
             if mine is None:
                 mine = features(norm, opts)
-            units = pair_sentence_seeds(mine, features(lib, opts), opts, boiler_a=masks[0], boiler_b=masks[1])
+            units = sentence_seeds(mine, features(lib, opts), opts, boiler_a=masks[0], boiler_b=masks[1])
         if len(seeds) < opts.min_seeds and units is None:
             continue
         result = pair_result(self_id, lib_doc, norm, lib, seeds, opts, masks, units)

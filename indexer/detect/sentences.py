@@ -201,11 +201,3 @@ def unit_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]], opts: Det
         return np.zeros((0, 4), dtype=np.int64)
     return np.concatenate(out)  # one row per shared feature: pairs_of_units counts them
 
-
-def pair_sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.ndarray | None = None,
-                        boiler_b: np.ndarray | None = None) -> np.ndarray | None:
-    """A pair's sentence seeds when its two sketches alone make it a candidate (``candidate_pairs``
-    over the two documents), else None: what a report does for each candidate source."""
-    if not len(candidate_pairs([(0, *sketch(ua, opts)), (1, *sketch(ub, opts))], opts)):
-        return None
-    return sentence_seeds(ua, ub, opts, boiler_a=boiler_a, boiler_b=boiler_b)
