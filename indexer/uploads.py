@@ -24,6 +24,7 @@ from .jobs import JobContext
 
 BATCH_CHARS = 8_000_000  # characters read before a commit: bounds the job's memory
 REPORTS_AT_ONCE = 20  # copy figures are computed for at most this many new materials
+FIGURES_MAX_CHARS = 2_000_000  # and only for materials up to this long (the report page computes the rest)
 FINAL = {"added", "replaced", "unchanged", "rejected", "updated"}
 
 
@@ -75,6 +76,8 @@ def run_upload(lib, ctx: JobContext) -> dict:
     if new and len(new) <= REPORTS_AT_ONCE:
         for i, res in enumerate(new):
             ctx.progress(message=f"正在计算复制比：{res['name']}（{i + 1}/{len(new)}）")
+            if lib.resolve(res["id"]).chars > FIGURES_MAX_CHARS:
+                continue
             if figures := summary(lib, res["id"]):
                 res["figures"] = figures
     return {"results": results, "counts": counts(results)}

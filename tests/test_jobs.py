@@ -485,3 +485,17 @@ def test_slow_job_is_never_run_twice_and_a_hung_one_is_killed_first(corpus):
             if busy.poll() is None:
                 busy.kill()
                 busy.wait()
+
+
+def test_no_figures_for_a_huge_material(tmp_path, corpus, monkeypatch):
+    """The copy figures of a very long material are left to its report page: computing them in the
+    upload job kept a 17-million-character upload "running" for many minutes after it was added."""
+    from indexer import uploads
+
+    monkeypatch.setattr(uploads, "FIGURES_MAX_CHARS", 10)
+    c = api_client(make_app(tmp_path, corpus, inline=True))
+    body = c.post("/api/documents", data={"files": files(("长.txt", NEW))}).get_json()
+    assert body["results"][0]["status"] == "added" and "figures" not in body["results"][0]
+    monkeypatch.setattr(uploads, "FIGURES_MAX_CHARS", 10_000)
+    body = c.post("/api/documents", data={"files": files(("短.txt", NEW + "又一份。"))}).get_json()
+    assert "figures" in body["results"][0]
