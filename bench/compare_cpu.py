@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""CPU seconds of the whole-corpus compare with and without the sentence stage, in one process.
+
+    .venv/bin/python bench/compare_cpu.py CORPUS [--docs N]
+
+Reads CORPUS/docs/*.txt (the first N), fingerprints them, and runs ``compare_corpus`` with
+``sentences=False`` and ``True`` (process CPU time, which a machine shared with other jobs inflates
+far less than wall time). Prints both, their ratio, and the pairs each found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from indexer.detect import DEFAULTS, compare_corpus, fingerprints, normalize  # noqa: E402
+from indexer.detect.lexicon import cilin  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("corpus", type=Path)
+    ap.add_argument("--docs", type=int, default=0, help="only the first N documents (0: all)")
+    args = ap.parse_args()
+    files = sorted((args.corpus / "docs").glob("*.txt"))
+    files = files[: args.docs] if args.docs else files
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in files}
+    fps = {d: fingerprints(normalize(t).text, k=DEFAULTS.k, window=DEFAULTS.window) for d, t in texts.items()}
+    cilin()  # loaded once per process, as in a server
+    out = {}
+    for name, opts in (("off", replace(DEFAULTS, sentences=False)), ("on", DEFAULTS)):
+        t0 = time.process_time()
+        result = compare_corpus(fps, texts.__getitem__, options=opts)
+        out[name] = (time.process_time() - t0, len(result.pairs))
+    print(f"{args.corpus.name} {len(texts)} documents, {sum(map(len, texts.values())) / 1e6:.1f} M chars: "
+          f"compare CPU off {out['off'][0]:.1f} s ({out['off'][1]} pairs), on {out['on'][0]:.1f} s "
+          f"({out['on'][1]} pairs), ratio {out['on'][0] / out['off'][0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
