@@ -322,18 +322,21 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
         (na, sa), (nb, sb) = norm_of(pair["a"]), norm_of(pair["b"])
         describe_pair(pair, na, nb, sa, sb, docs[pair["a"]], docs[pair["b"]], opts)
     traces, carriers = {}, {}
-    phrases = matcher(stock_list(opts), opts.use_stock_phrases)
     for doc_id, num in docnum_of.items():
         norm = norms[doc_id][0] if doc_id in norms else detect.normalize(load(num))
-        docs[doc_id]["chars"] = len(norm)  # 字数 as on every page: normalized characters
-        found = doc_web_traces(norm, opts)
+        docs[doc_id]["chars"], found, carried = document_figures(norm, opts)
         if found:
             traces[doc_id] = found
-        for hit in phrases.hits(norm.text):  # which materials carry each stock phrase (套话库)
-            carriers.setdefault(hit.phrase, set()).add(doc_id)
-    out = finish_compare(out, traces)
-    out["stock_usage"] = {phrase: sorted(ids) for phrase, ids in carriers.items()}
-    return out
+        for phrase in carried:
+            carriers.setdefault(phrase, set()).add(doc_id)
+    return finish_compare(out, traces, carriers)
+
+
+def document_figures(norm, opts: detect.DetectOptions) -> tuple[int, list, list[str]]:
+    """What the compare records of one material: its 字数 (normalized characters, as on every page),
+    its 范文 web traces, and the stock phrases it carries (套话库), in the order found."""
+    phrases = matcher(stock_list(opts), opts.use_stock_phrases)
+    return len(norm), doc_web_traces(norm, opts), [hit.phrase for hit in phrases.hits(norm.text)]
 
 
 # The three steps below are what the Spark job (``indexer.spark``) calls where its data is: a pair
@@ -360,8 +363,9 @@ def doc_web_traces(norm, opts: detect.DetectOptions) -> list:
     return web_traces(norm, stock_list(opts), shipped=opts.use_stock_phrases)
 
 
-def finish_compare(out: dict, traces: dict) -> dict:
-    """The described pairs (``out["pairs"]``) split by tier and sorted, clusters, web traces."""
+def finish_compare(out: dict, traces: dict, carriers: dict | None = None) -> dict:
+    """The described pairs (``out["pairs"]``) split by tier and sorted, clusters, web traces, and
+    which materials carry each stock phrase (``carriers``: phrase -> ids)."""
     tiers_of: dict[str, list[dict]] = {tiers.COPYING: [], tiers.MINOR: [], tiers.OWN: []}
     for pair in out["pairs"]:
         tiers_of[pair["tier"]].append(pair)
@@ -371,6 +375,8 @@ def finish_compare(out: dict, traces: dict) -> dict:
         tiers_of[tiers.OWN]
     out["clusters"] = clusters(out["pairs"])
     out["web_traces"] = traces
+    if carriers is not None:
+        out["stock_usage"] = {phrase: sorted(ids) for phrase, ids in carriers.items()}
     return out
 
 

@@ -138,15 +138,13 @@ def _boilerplate_partition(it, opts: DetectOptions, n_docs: int, n_buckets: int)
         yield from stages.block_boilerplate(docs, list(stats), opts, n_docs=n_docs, n_buckets=n_buckets)
 
 
-def _traces_partition(it, opts: DetectOptions):
-    from indexer.copies import doc_web_traces
+def _figures_partition(it, opts: DetectOptions):
+    from indexer.copies import document_figures
     from indexer.detect.normalize import normalize
 
     for _block, docs in it:
         for d in docs:
-            found = doc_web_traces(normalize(d.text), opts)
-            if found:
-                yield d.docnum, d.id, found
+            yield (d.docnum, d.id, *document_figures(normalize(d.text), opts))
 
 
 def _align_partition(it, opts: DetectOptions, documents):
@@ -250,7 +248,7 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
         docinfo = third.filter(lambda r: r[0] == "doc").map(lambda r: (r[1], r[2]))
         labels = third.filter(lambda r: r[0] == "label").map(lambda r: (r[1], r[2]))
         seeds = third.filter(lambda r: r[0] == "seed").map(lambda r: (r[1], r[2]))
-        traces_rdd = fp_blocks.mapPartitions(lambda it: _traces_partition(it, opts))
+        figures_rdd = fp_blocks.mapPartitions(lambda it: _figures_partition(it, opts))
 
     with timing.stage(sc, 5, "候选对与种子") as fig:
         by_pair = seeds.partitionBy(nb, _identity) \
@@ -274,11 +272,17 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
     with timing.stage(sc, 7, "套话分组与汇总") as fig:
         entries = labels.sortByKey(numPartitions=nb).mapPartitions(stages.group_labels).collect()
         entries.sort(key=lambda b: (-b.documents, -len(b.text)))
-        traces = {doc_id: found for _, doc_id, found in sorted(traces_rdd.collect(), key=lambda t: t[0])}
         out = CompareResult([], entries).to_json({d: v["source"] for d, v in documents.items()})
         out["documents"] = [documents[d["id"]] for d in out["documents"]]
         out["pairs"] = [p for _, _, p in pairs]
-        out = finish_compare(out, traces)
+        traces, carriers = {}, {}
+        for _, doc_id, chars, found, carried in sorted(figures_rdd.collect(), key=lambda t: t[0]):
+            documents[doc_id]["chars"] = chars  # as the embedded compare records it, after the pairs
+            if found:
+                traces[doc_id] = found
+            for phrase in carried:
+                carriers.setdefault(phrase, set()).add(doc_id)
+        out = finish_compare(out, traces, carriers)
         out["skipped"] = [{"source": s, "reason": r} for s, r in skipped]
         fig.update(套话=len(entries), 抄袭对=len(out["pairs"]), 少量雷同=len(out["minor_pairs"]),
                    团伙=len(out["clusters"]))
