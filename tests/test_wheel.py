@@ -34,6 +34,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run(*cmd: str | Path, **kw) -> subprocess.CompletedProcess:
+    # PYTHONPATH would put a checkout before the installed wheel: the test is of the wheel alone
+    kw.setdefault("env", {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300, **kw)
     assert done.returncode == 0, f"{cmd}\n{done.stdout}\n{done.stderr}"
     return done
