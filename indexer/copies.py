@@ -255,7 +255,7 @@ def report_text(lib: Library, text: str, title: str | None = None) -> dict:
     from .text import clean_stored
 
     text = clean_stored(text)
-    document = {"id": None, "source": title or "", "title": title or "", "chars": len(text)}
+    document = {"id": None, "source": title or "", "title": title or "", "chars": detect.char_count(text)}
     return _report(lib, text, fingerprint_text(text), None, document, lib.detect_options)
 
 
@@ -281,7 +281,7 @@ def compare_pair(lib: Library, a_id: str, b_id: str) -> dict:
         d = _passage_dict(x, a.text, b.text, None)
         d["name_swap"] = tiers.name_swap(d)
         passages.append(d)
-    da, db = _doc_dict(a, chars=len(na)), _doc_dict(b, chars=len(nb))
+    da, db = _doc_dict(a, chars=detect.char_count(na)), _doc_dict(b, chars=detect.char_count(nb))
     own = tiers.same_owner(da, db)
     return {"a": da, "b": db, **fig, "passages": passages,
             "tier": tiers.tier(fig, opts, own=own) if passages else None, "earlier": tiers.earlier(da, db)}
@@ -322,9 +322,12 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
         (na, sa), (nb, sb) = norm_of(pair["a"]), norm_of(pair["b"])
         describe_pair(pair, na, nb, sa, sb, docs[pair["a"]], docs[pair["b"]], opts)
     traces, carriers = {}, {}
+    spans = copied_spans(out["pairs"])
     for doc_id, num in docnum_of.items():
         norm = norms[doc_id][0] if doc_id in norms else detect.normalize(load(num))
         docs[doc_id]["chars"], found, carried = document_figures(norm, opts)
+        everything = np.ones(len(norm), dtype=bool)
+        docs[doc_id]["covered_chars"] = tiers.covered(spans.get(doc_id, ()), norm, everything)
         if found:
             traces[doc_id] = found
         for phrase in carried:
@@ -332,11 +335,25 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
     return finish_compare(out, traces, carriers)
 
 
+def copied_spans(pairs: list[dict]) -> dict[str, list[tuple[int, int]]]:
+    """Each material's passages shared with another material (copying and 少量雷同, not one's own
+    earlier material): the spans its ``covered_chars`` (normalized characters, as 字数) counts."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for pair in pairs:
+        if pair.get("tier") == tiers.OWN:
+            continue
+        for x in pair["passages"]:
+            for side in ("a", "b"):
+                spans.setdefault(pair[side], []).append((int(x[side][0]), int(x[side][1])))
+    return spans
+
+
 def document_figures(norm, opts: detect.DetectOptions) -> tuple[int, list, list[str]]:
     """What the compare records of one material: its 字数 (normalized characters, as on every page),
     its 范文 web traces, and the stock phrases it carries (套话库), in the order found."""
     phrases = matcher(stock_list(opts), opts.use_stock_phrases)
-    return len(norm), doc_web_traces(norm, opts), [hit.phrase for hit in phrases.hits(norm.text)]
+    carried = [hit.phrase for hit in phrases.hits(norm.text)]
+    return detect.char_count(norm), doc_web_traces(norm, opts), carried
 
 
 # The three steps below are what the Spark job (``indexer.spark``) calls where its data is: a pair

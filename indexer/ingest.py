@@ -50,6 +50,7 @@ class Prepared:
     title: str = ""
     meta: dict[str, str] = field(default_factory=dict)
     folded: str = ""
+    chars: int = 0  # 字数: normalized characters (``detect.char_count``), stored as ``Document.chars``
     counts: dict[str, int] = field(default_factory=dict)
     fingerprints: tuple = ()
     error: str | None = None
@@ -110,10 +111,12 @@ def _meta_for(path: Path, csvs: dict[Path, dict[str, dict[str, str]]]) -> dict[s
     return {}
 
 
-def fingerprint_text(text: str) -> tuple:
-    """Copy-detection fingerprints (hashes, positions) of a stored text."""
+def fingerprint_text(text: str, *, norm: detect.Normalized | None = None) -> tuple:
+    """Copy-detection fingerprints (hashes, positions) of a stored text; ``norm``: its normalized
+    view when the caller already has it."""
     opts = detect.DEFAULTS
-    return detect.fingerprints(detect.normalize(text).text, k=opts.k, window=opts.window)
+    norm = detect.normalize(text) if norm is None else norm
+    return detect.fingerprints(norm.text, k=opts.k, window=opts.window)
 
 
 def prepare_text(job: FileJob, raw: str) -> Prepared:
@@ -129,8 +132,10 @@ def prepare_text(job: FileJob, raw: str) -> Prepared:
             meta["year"] = year
     from . import words  # jieba and Whoosh load on first use: `indexer check` never needs them
 
+    norm = detect.normalize(text)  # once: for the fingerprints and for 字数
     return Prepared(job, digest=store.digest(text), text=text, title=title, meta=meta, folded=fold(text),
-                    counts=words.word_counts(text), fingerprints=fingerprint_text(text))
+                    chars=detect.char_count(norm), counts=words.word_counts(text),
+                    fingerprints=fingerprint_text(text, norm=norm))
 
 
 def prepare(job: FileJob) -> Prepared:

@@ -15,6 +15,11 @@ Indexes written before identity existed (content-derived ids, sources relative t
 are migrated when opened: columns are added, every row's digest is computed and its source is
 marked ``legacy:<old source>``; the next ``indexer add`` that meets the same relative path with the
 same content claims the row for its absolute source (see ``indexer.writer``).
+
+``chars`` (字数) is the number of normalized characters (``detect.char_count``: 汉字, letters and
+digits), the figure the report uses. Indexes that stored ``len(text)`` are recounted once when
+opened, a few hundred rows per transaction (a crash part way just recounts again), and the
+``state`` key ``chars`` then says ``normalized``.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 META_FIELDS = ("unit", "author", "role", "year", "meeting")
 EDITABLE = ("title", *META_FIELDS)
 LEGACY = "legacy:"
+CHARS_KEY, CHARS_NORMALIZED = "chars", "normalized"  # state: 字数 stored as normalized characters
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -156,6 +163,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         self._migrate()
+        self._recount_chars()
 
     def _migrate(self) -> None:
         """Bring an index written before identity existed up to date (see the module docstring);
@@ -186,6 +194,41 @@ class Store:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _recount_chars(self) -> None:
+        """Store 字数 as normalized characters in rows written when it was ``len(text)``: once,
+        200 texts in memory and one transaction at a time; idempotent, so a crash or a second
+        process opening the same index at once only repeats work."""
+        if self.db.execute("SELECT 1 FROM state WHERE key=?", (CHARS_KEY,)).fetchone():
+            return
+        from .detect.normalize import char_count  # numpy: only for the one-off recount
+
+        for table, key in (("documents", "docnum"), ("versions", "rowid")):
+            last = -1
+            while True:
+                rows = self.db.execute(f"SELECT {key}, text, chars FROM {table} WHERE {key} > ?"
+                                       f" ORDER BY {key} LIMIT 200", (last,)).fetchall()
+                if not rows:
+                    break
+                changed = [(n, key_) for key_, text, old in rows if (n := char_count(text)) != old]
+                if changed:
+                    with self._transaction():
+                        self.db.executemany(f"UPDATE {table} SET chars=? WHERE {key}=?", changed)
+                last = rows[-1][0]
+        with self._transaction():
+            self.db.execute("INSERT OR IGNORE INTO state(key, value) VALUES(?, ?)",
+                            (CHARS_KEY, CHARS_NORMALIZED))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (``BEGIN IMMEDIATE``), rolled back on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def _has_identity(self) -> bool:
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

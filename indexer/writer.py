@@ -373,7 +373,7 @@ class IndexWriter:
             meta = {k: v for k, v in item.meta.items() if k in META_FIELDS}
             docs.append(Document(
                 id=item.id, docnum=first + i, source=prep.job.source, title=prep.title,
-                chars=len(prep.text), added=now, text=prep.text, name=prep.job.name,
+                chars=prep.chars, added=now, text=prep.text, name=prep.job.name,
                 uploader=old.uploader if old else self.user, digest=prep.digest,
                 version=old.version + 1 if old else 1, **meta))
         lib.segments.add([d.docnum for d in docs], [it.prep.folded for it in pending],

@@ -46,7 +46,10 @@ def copy_ratios(lib: Any) -> dict[str, float] | None:
 
 
 def ratios_of(result: dict, chars: dict[str, int]) -> dict[str, float]:
-    """Covered characters / characters for every material of ``chars``, from a compare result."""
+    """Covered characters / characters for every material of ``chars``, from a compare result: its
+    ``covered_chars`` (normalized characters, the unit of 字数) where the compare recorded them;
+    otherwise (a Spark or older result) the stored-text characters its passages cover."""
+    recorded = {d["id"]: d["covered_chars"] for d in result.get("documents") or [] if "covered_chars" in d}
     spans: dict[str, list[tuple[int, int]]] = {}
     for tier in COPY_TIERS:
         for pair in result.get(tier) or []:
@@ -55,8 +58,11 @@ def ratios_of(result: dict, chars: dict[str, int]) -> dict[str, float]:
                     s, e = passage[side]
                     spans.setdefault(pair[side], []).append((int(s), int(e)))
     out = {doc_id: 0.0 for doc_id in chars}
+    for doc_id, covered in recorded.items():
+        if chars.get(doc_id):
+            out[doc_id] = min(1.0, covered / chars[doc_id])
     for doc_id, runs in spans.items():
-        if not chars.get(doc_id):
+        if not chars.get(doc_id) or doc_id in recorded:
             continue
         covered, end = 0, -1
         for s, e in sorted(runs):

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer.cli import main
@@ -95,6 +96,24 @@ def test_compare_json_shape_and_pair(clib):
     (pair,) = [p for p in result["pairs"] if {p["a"], p["b"]} == {copier.id, origin.id}]
     assert pair["shared_chars"] > 150 and len(pair["passages"]) == 1
     assert any(set(c["documents"]) >= {copier.id, origin.id} for c in result["clusters"])
+
+
+def test_compare_records_covered_chars_in_the_unit_of_its_chars(clib):
+    """The documents list's 复制比 (``covered_chars / chars``) counts normalized characters on both
+    sides, so it never exceeds what the passages cover."""
+    from indexer.detect import char_count, normalize
+    from indexer.detect.tiers import covered
+
+    result = clib.compare()
+    copier = _doc(clib, "copier.txt")
+    doc = next(d for d in result["documents"] if d["id"] == copier.id)
+    text = clib.get(copier.id).text
+    assert doc["chars"] == copier.chars == char_count(text)
+    spans = [tuple(x["a"] if p["a"] == copier.id else x["b"]) for p in result["pairs"] + result["minor_pairs"]
+             if copier.id in (p["a"], p["b"]) for x in p["passages"]]
+    norm = normalize(text)
+    assert doc["covered_chars"] == covered(spans, norm, np.ones(len(norm), dtype=bool)) > 150
+    assert doc["covered_chars"] < sum(e - s for s, e in spans)  # punctuation and spaces not counted
 
 
 def test_compare_pair_is_symmetric(clib):

@@ -223,7 +223,8 @@ def test_hostile_query_is_escaped(client, q):
         assert r.status_code == 200
     html = client.get("/", query_string={"q": q}).get_data(as_text=True)
     assert_inert(html)
-    assert "49" not in html.split("<main>")[1].split("</main>")[0]
+    main = re.sub(r"/[^\s\"<>]*", " ", html.split("<main>")[1].split("</main>")[0])  # links, paths: random ids
+    assert "49" not in main
     r = client.get("/", query_string={"q": q, "_scheme": "javascript", "_external": "1", "mode": "phrase"})
     assert "javascript://" not in r.get_data(as_text=True)
 

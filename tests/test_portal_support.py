@@ -163,6 +163,10 @@ class FakeDetection:
     def _doc(self, doc_id: str) -> dict:
         return self._lib.get(doc_id).to_dict()
 
+    def _len(self, doc_id: str) -> int:
+        """Characters of the stored text: the stand-in's passages count those, not 字数."""
+        return max(1, len(self._lib.get(doc_id).text))
+
     def _passages(self, a_id: str, b_id: str) -> list[dict]:
         ta, tb = self._lib.get(a_id).text, self._lib.get(b_id).text
         blocks = [m for m in SequenceMatcher(None, ta, tb, autojunk=False).get_matching_blocks() if m.size >= 4]
@@ -200,18 +204,19 @@ class FakeDetection:
         boiler = self._stock(doc.id)
         in_boiler = {i for s, e in boiler for i in range(s, e)}
         copied = {i for p in passages for i in range(*p["a"])}
+        n = max(1, len(doc.text))  # the stand-in counts positions in the stored text, not 字数
         sources = []
         for o in others:
             mine = [p for p in passages if p["source_id"] == o]
             if mine:
                 chars = len({i for p in mine for i in range(*p["a"])} - in_boiler)
                 sources.append({"id": o, "source": self._lib.get(o).source, "title": self._lib.get(o).title,
-                                "ratio": chars / doc.chars, "copied_chars": chars, "passages": len(mine)})
+                                "ratio": chars / n, "copied_chars": chars, "passages": len(mine)})
         sources.sort(key=lambda s: -s["copied_chars"])
         n_docs = len(self._lib.live)
         return {"document": doc.to_dict(), "chars": doc.chars,
-                "copy_ratio": len(copied - in_boiler) / doc.chars, "copy_ratio_with_boilerplate":
-                len(copied | in_boiler) / doc.chars, "max_single_ratio": sources[0]["ratio"] if sources else 0.0,
+                "copy_ratio": len(copied - in_boiler) / n, "copy_ratio_with_boilerplate":
+                len(copied | in_boiler) / n, "max_single_ratio": sources[0]["ratio"] if sources else 0.0,
                 "copied_chars": len(copied - in_boiler), "boilerplate_chars": len(in_boiler),
                 "sources": sources, "passages": passages,
                 "boilerplate": [{"span": s, "documents": n_docs, "text": doc.text[s[0]:s[1]]} for s in boiler]}
@@ -220,7 +225,7 @@ class FakeDetection:
         passages = self._passages(a_id, b_id)
         shared = sum(p["shared_chars"] for p in passages)
         a, b = self._doc(a_id), self._doc(b_id)
-        return {"a": a, "b": b, "similarity": round(2 * shared / (a["chars"] + b["chars"]), 4),
+        return {"a": a, "b": b, "similarity": round(2 * shared / (self._len(a_id) + self._len(b_id)), 4),
                 "shared_chars": shared, "passages": passages}
 
     def duplicates(self, unit: str | None = None, year: str | None = None, wait: bool | float = True) -> dict:

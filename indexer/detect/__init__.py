@@ -20,13 +20,13 @@ from indexer.detect.align import Passage, align_pair
 from indexer.detect.boilerplate import Boilerplate
 from indexer.detect.corpus import CompareResult, PairResult, compare_corpus
 from indexer.detect.fingerprint import fingerprints, kgram_hashes
-from indexer.detect.normalize import Normalized, normalize
+from indexer.detect.normalize import Normalized, char_count, normalize
 from indexer.detect.options import DEFAULTS, DetectOptions
 from indexer.detect.postings import FingerprintIndex
 from indexer.detect.report import CopyReport, DocumentMatches, Source, copy_report, match_document
 
 __all__ = [
     "DEFAULTS", "Boilerplate", "CompareResult", "CopyReport", "DetectOptions", "DocumentMatches",
-    "FingerprintIndex", "Normalized", "PairResult", "Passage", "Source", "align_pair", "compare_corpus",
-    "copy_report", "fingerprints", "kgram_hashes", "match_document", "normalize",
+    "FingerprintIndex", "Normalized", "PairResult", "Passage", "Source", "align_pair", "char_count",
+    "compare_corpus", "copy_report", "fingerprints", "kgram_hashes", "match_document", "normalize",
 ]

@@ -127,6 +127,13 @@ def normalize(text: str) -> Normalized:
     return Normalized(folded, offsets, text)
 
 
+def char_count(norm: Normalized | str) -> int:
+    """字数 of a text: its normalized characters (汉字, letters and digits; punctuation, spaces and
+    Markdown marks are not counted). The one definition every page, the API, the exports and the
+    stored ``Document.chars`` use; pass a ``Normalized`` already at hand to avoid normalizing twice."""
+    return len(norm if isinstance(norm, Normalized) else normalize(norm))
+
+
 class TextCache:
     """Normalized documents loaded on demand through the caller's ``load_text``."""
 

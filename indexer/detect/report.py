@@ -22,7 +22,7 @@ import numpy as np
 from indexer.detect.attribution import attribute
 from indexer.detect.boilerplate import docs_threshold, inside, regions, text_stock_mask
 from indexer.detect.corpus import PairResult, pair_result
-from indexer.detect.normalize import Normalized, TextCache, normalize
+from indexer.detect.normalize import Normalized, TextCache, char_count, normalize
 from indexer.detect.options import DEFAULTS, DetectOptions
 from indexer.detect.postings import DocId, FingerprintIndex, Fingerprints
 from indexer.detect.sentences import sentence_seeds
@@ -197,13 +197,13 @@ def copy_report(matches: DocumentMatches, norm: Normalized, *,
     for s, e in matches.boilerplate:
         boiler[s:e] = True
     counted = ~boiler[norm.offsets]  # normalized characters outside boilerplate
-    chars = max(1, len(norm))
+    chars = max(1, char_count(norm))
     att = attribute(matches.pairs, norm, counted, min_chars=min_chars)
     sources = [Source(b, round(att.chars[b] / chars, 4), att.chars[b], att.pair_chars[b],
                       round(att.pair_chars[b] / chars, 4)) for b in att.ranking]
     copied = sum(att.chars.values())
     return CopyReport(
-        chars=len(norm), copied_chars=copied, boilerplate_chars=int((~counted).sum()),
+        chars=char_count(norm), copied_chars=copied, boilerplate_chars=int((~counted).sum()),
         total_ratio=round(copied / chars, 4),
         max_source_ratio=max((s.pair_ratio for s in sources), default=0.0), sources=sources,
         matches=matches, passages=att.passages)

@@ -138,13 +138,19 @@ def _boilerplate_partition(it, opts: DetectOptions, n_docs: int, n_buckets: int)
         yield from stages.block_boilerplate(docs, list(stats), opts, n_docs=n_docs, n_buckets=n_buckets)
 
 
-def _figures_partition(it, opts: DetectOptions):
+def _figures_partition(it, opts: DetectOptions, spans):
+    import numpy as np
+
     from indexer.copies import document_figures
     from indexer.detect.normalize import normalize
+    from indexer.detect.tiers import covered
 
     for _block, docs in it:
         for d in docs:
-            yield (d.docnum, d.id, *document_figures(normalize(d.text), opts))
+            norm = normalize(d.text)
+            everything = np.ones(len(norm), dtype=bool)
+            yield (d.docnum, d.id, *document_figures(norm, opts),
+                   covered(spans.value.get(d.id, ()), norm, everything))
 
 
 def _align_partition(it, opts: DetectOptions, documents):
@@ -176,7 +182,7 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
     return the ``compare --json`` document with ``skipped`` (inputs that gave no document)."""
     from pyspark import StorageLevel
 
-    from indexer.copies import finish_compare
+    from indexer.copies import copied_spans, finish_compare
     from indexer.detect.corpus import CompareResult
 
     sc = spark.sparkContext
@@ -248,7 +254,6 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
         docinfo = third.filter(lambda r: r[0] == "doc").map(lambda r: (r[1], r[2]))
         labels = third.filter(lambda r: r[0] == "label").map(lambda r: (r[1], r[2]))
         seeds = third.filter(lambda r: r[0] == "seed").map(lambda r: (r[1], r[2]))
-        figures_rdd = fp_blocks.mapPartitions(lambda it: _figures_partition(it, opts))
 
     with timing.stage(sc, 5, "候选对与种子") as fig:
         by_pair = seeds.partitionBy(nb, _identity) \
@@ -276,8 +281,11 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
         out["documents"] = [documents[d["id"]] for d in out["documents"]]
         out["pairs"] = [p for _, _, p in pairs]
         traces, carriers = {}, {}
-        for _, doc_id, chars, found, carried in sorted(figures_rdd.collect(), key=lambda t: t[0]):
+        spans_bc = sc.broadcast(copied_spans(out["pairs"]))  # covered_chars, as the embedded compare
+        figures_rdd = fp_blocks.mapPartitions(lambda it: _figures_partition(it, opts, spans_bc))
+        for _, doc_id, chars, found, carried, cover in sorted(figures_rdd.collect(), key=lambda t: t[0]):
             documents[doc_id]["chars"] = chars  # as the embedded compare records it, after the pairs
+            documents[doc_id]["covered_chars"] = cover
             if found:
                 traces[doc_id] = found
             for phrase in carried:
