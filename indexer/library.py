@@ -205,10 +205,14 @@ class Library:
 
         return copies.report_text(self, text, title)
 
-    def compare_pair(self, a_id: str, b_id: str) -> dict:
-        from . import copies
+    def compare_pair(self, a_id: str, b_id: str, *, cached: bool = True) -> dict:
+        """Two materials side by side with the passages they share, computed once per library state
+        and detection options (see ``report_cache``)."""
+        from . import copies, report_cache
 
-        return copies.compare_pair(self, a_id, b_id)
+        if not cached:
+            return copies.compare_pair(self, a_id, b_id)
+        return report_cache.pair(self, a_id, b_id, copies.compare_pair)
 
     def compare(self, *, wait: bool | float = True,
                 progress: Callable[[int, int], None] | None = None) -> dict | None:

@@ -5,7 +5,7 @@ like the corpus compare (``Library.cache_key``: the store's generation and a dig
 Reports live in ``cache/reports.sqlite`` in the index folder, shared by every process (gunicorn
 workers, jobs, the CLI), compressed. A report is computed at most once per key and process race;
 storing a report of a new key drops the reports of older keys, so the cache never outgrows one
-report per live material.
+report per live material and one comparison per pair of materials viewed in the current state.
 """
 
 from __future__ import annotations
@@ -59,17 +59,28 @@ class ReportCache:
 def report(lib, doc_id: str, compute: Callable[[object, str], dict]) -> dict:
     """``compute(lib, doc_id)`` for the library's current state, from the cache when it has it."""
     doc_id = lib.resolve(doc_id).id
+    return cached(lib, doc_id, lambda: compute(lib, doc_id))
+
+
+def pair(lib, a_id: str, b_id: str, compute: Callable[[object, str, str], dict]) -> dict:
+    """``compute(lib, a, b)`` (two materials compared) for the current state, cached like reports."""
+    a, b = lib.resolve(a_id).id, lib.resolve(b_id).id
+    return cached(lib, f"pair:{a}:{b}", lambda: compute(lib, a, b))
+
+
+def cached(lib, item: str, compute: Callable[[], dict]) -> dict:
+    """``compute()`` once per library state (``Library.cache_key``) and ``item``, shared by processes."""
     key = lib.cache_key()
     cache = getattr(lib, "_report_cache", None)
     if cache is None:
         cache = lib._report_cache = ReportCache(lib.path)
-    found = cache.get(doc_id, key)
+    found = cache.get(item, key)
     if found is not None:
         return found
-    result = compute(lib, doc_id)
+    result = compute()
     if lib.cache_key() == key:  # the library did not change meanwhile
         try:
-            cache.put(doc_id, key, result)
+            cache.put(item, key, result)
         except (sqlite3.Error, TypeError, ValueError):
             pass  # a cache that cannot be written only costs the next view a recompute
     return result

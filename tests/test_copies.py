@@ -123,6 +123,25 @@ def test_compare_pair_is_symmetric(clib):
     assert ab["similarity"] == ba["similarity"] and ab["shared_chars"] == ba["shared_chars"] > 0
 
 
+def test_compare_pair_is_computed_once_per_library_state(clib, monkeypatch, tmp_path, samples_dir):
+    """Regression: /compare recomputed the pair on every view (2 s on 10,000 materials)."""
+    from indexer import copies
+
+    copier, origin = _doc(clib, "copier.txt"), _doc(clib, "000_c5586a85bf0f57cc.txt")
+    calls = []
+    real = copies.compare_pair
+    monkeypatch.setattr(copies, "compare_pair", lambda *a: calls.append(a) or real(*a))
+    first = clib.compare_pair(copier.id, origin.id)
+    assert clib.compare_pair(copier.id, origin.id) == first and len(calls) == 1
+    assert clib.compare_pair(copier.id, origin.id, cached=False) == first and len(calls) == 2
+    late = tmp_path / "late"
+    late.mkdir()
+    (late / "late.txt").write_text("后来的材料\n" + _passage(samples_dir), encoding="utf-8")
+    clib.add([late])  # a new library state: computed again
+    clib.compare_pair(copier.id, origin.id)
+    assert len(calls) == 3
+
+
 def test_check_reports_without_adding(clib, tmp_path, samples_dir):
     new = tmp_path / "draft.txt"
     new.write_text("草稿\n" + _passage(samples_dir).replace("区委", "市委") + "\n其余为本人原创内容，与他人无关。",
