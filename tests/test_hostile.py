@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY
 from hostile_files import (
     BIG5_TEXT,
     LATIN1_TEXT,
@@ -26,14 +25,14 @@ from hostile_files import (
     small_docx,
     write,
 )
-from test_portal_support import ADMIN_PASSWORD, INSPECTOR, add_user, csrf_of, login, portal_config
+from test_portal_support import ADMIN_PASSWORD, INSPECTOR, csrf_of, login, portal_config
 
 from indexer import readers, sandbox
 from indexer.cli import main as indexer_main
 from indexer.errors import UnreadableFile
 from indexer.library import Library
 from indexer.limits import LIMITS, MB
-from portal import accounts, bootstrap, create_app, db
+from portal import accounts, create_app, db
 
 pytest_plugins = ["test_portal_support"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,30 +51,6 @@ def bombs(tmp_path_factory) -> Path:
     write(folder, "elements.docx", element_bomb(LIMITS.max_xml_elements + 100_000))
     write(folder, "pages.pdf", many_page_pdf(LIMITS.max_pdf_pages + 1))
     return folder
-
-
-@pytest.fixture
-def up_app(tmp_path: Path):
-    """An app over a fresh index of the tiny materials."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in TINY.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    with Library(tmp_path / "index") as lib:
-        lib.add([docs])
-    app = create_app(portal_config(tmp_path / "index", tmp_path / "data"))
-    bootstrap(app.config)
-    add_user(app, *INSPECTOR)
-    return app
-
-
-@pytest.fixture
-def api(up_app):
-    """An inspector's API client (token)."""
-    _, token = accounts.create_token(db.connect(up_app.config["APP_DB"]), INSPECTOR[0])
-    c = up_app.test_client()
-    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return c
 
 
 def state(client) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ import pytest
 from conftest import SAMPLES, TINY
 
 from indexer.library import Library
-from portal import bootstrap, create_app
+from portal import accounts, bootstrap, create_app, db
 from portal.index import set_index
 
 XSS_TITLE = '<script>alert("title")</script>标题'
@@ -124,6 +124,30 @@ def admin(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def up_app(tmp_path: Path):
+    """An app over a fresh index of the tiny materials (uploads change it)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in TINY.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    with Library(tmp_path / "index") as lib:
+        lib.add([docs])
+    app = create_app(portal_config(tmp_path / "index", tmp_path / "data"))
+    bootstrap(app.config)
+    add_user(app, *INSPECTOR)
+    return app
+
+
+@pytest.fixture
+def api(up_app):
+    """A client that sends an inspector's API token."""
+    _, token = accounts.create_token(db.connect(up_app.config["APP_DB"]), INSPECTOR[0])
+    c = up_app.test_client()
+    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return c
 
 
 @pytest.fixture(params=["fake", "real"])

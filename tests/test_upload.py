@@ -8,39 +8,13 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
-from conftest import TINY
-from test_portal_support import INSPECTOR, add_user, csrf_of, login, portal_config
+from test_portal_support import INSPECTOR, csrf_of, login, portal_config
 
-from indexer.library import Library
-from portal import accounts, bootstrap, create_app, db
+from portal import accounts, create_app, db
 from portal.upload import safe_name
 
 pytest_plugins = ["test_portal_support"]
 NEW = "关于巡察整改落实情况的报告\n独一无二的标记甲乙丙丁，本单位认真落实整改责任。"
-
-
-@pytest.fixture
-def up_app(tmp_path: Path):
-    """An app over a fresh index of the tiny materials (uploads change it)."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in TINY.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    with Library(tmp_path / "index") as lib:
-        lib.add([docs])
-    app = create_app(portal_config(tmp_path / "index", tmp_path / "data"))
-    bootstrap(app.config)
-    add_user(app, *INSPECTOR)
-    return app
-
-
-@pytest.fixture
-def api(up_app):
-    """A client that sends an inspector's API token."""
-    _, token = accounts.create_token(db.connect(up_app.config["APP_DB"]), INSPECTOR[0])
-    c = up_app.test_client()
-    c.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    return c
 
 
 def files(*pairs: tuple[str, bytes | str]) -> list[tuple[io.BytesIO, str]]:
