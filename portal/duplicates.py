@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
-from flask import Blueprint, render_template, request
+import numpy as np
+from flask import Blueprint, render_template, request, url_for
+from markupsafe import Markup, escape
 
 from indexer.errors import BadQuery
 
@@ -90,10 +93,35 @@ def listing(out: dict) -> dict:
             "coffset": coffset, "web_traces": out.get("web_traces", {})}
 
 
+def doc_links(lib, listing: dict) -> dict[str, Markup]:
+    """A link to each material named on one page of the overview (its pairs, clusters and web
+    traces), keyed by id: made here once rather than by a template macro per mention (a page of
+    clusters names a thousand materials)."""
+    ids = {i for p in listing.get("pairs", []) for i in (p["a"], p["b"])}
+    ids.update(i for c in listing.get("clusters", []) for i in c["documents"])
+    ids.update(listing.get("web_traces", {}))
+    base = url_for("documents.show", doc_id="~")[:-1]  # ids are URL-safe hex; quoted anyway
+    by_id = lib.catalog.by_id
+    links = {}
+    for i in ids:
+        doc = by_id.get(i)
+        title = (doc.title if doc is not None else "") or i[:12]
+        links[i] = Markup(f'<a href="{escape(base + quote(i, safe=""))}">{escape(title)}</a>')
+    return links
+
+
+def unit_year_choices(lib) -> dict[str, dict[str, int]]:
+    """Every unit and year of the library with its count (the overview's filter choices), from the
+    catalog's arrays: ``Library.stats`` would also walk the index folder for its disk size."""
+    catalog = lib.catalog
+    return catalog.facets(np.flatnonzero(catalog.live), top=None, fields=("unit", "year"))
+
+
 @bp.get("/duplicates")
 def overview() -> tuple[str, int]:
     """The overview page, with the unit/year choices of the whole library."""
     ctx = duplicates_context()
-    facets = get_index().stats().get("facets", {})
+    lib = get_index()
+    links = doc_links(lib, ctx["listing"]) if ctx.get("listing") else {}
     status = {"computing": 202, "failed": 500}.get(ctx.get("status"), 200)
-    return render_template("duplicates.html", dup=ctx, facets=facets), status
+    return render_template("duplicates.html", dup=ctx, facets=unit_year_choices(lib), links=links), status

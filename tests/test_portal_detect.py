@@ -139,3 +139,29 @@ def test_duplicates_filter_by_year(detect_client):
     assert dup["filters"] == {"year": "2021"}
     assert all(d.get("year") == "2021" for d in dup["documents"])
     assert 'selected>2021<' in detect_client.get("/duplicates?year=2021").get_data(as_text=True)
+
+
+def test_overview_links_every_material_it_names_without_walking_the_index(detect_client, app, monkeypatch):
+    """Regression (page timings): the overview built a title map of every material in its template
+    and called ``Library.stats`` (a walk of the index folder) for its unit/year choices."""
+    from indexer.library import Library
+
+    def no_stats(self):
+        raise AssertionError("the overview page must not call Library.stats")
+
+    monkeypatch.setattr(Library, "stats", no_stats)
+    dup = detect_client.get("/api/duplicates").get_json()
+    tier = "copying" if dup["pairs"] else "minor"
+    html = detect_client.get(f"/duplicates?tier={tier}").get_data(as_text=True)
+    titles = {d["id"]: d["title"] for d in detect_client.get("/api/documents?limit=1000").get_json()["documents"]}
+    named = {i for p in dup["pairs" if tier == "copying" else "minor_pairs"] for i in (p["a"], p["b"])}
+    named |= {i for c in dup["clusters"] for i in c["documents"]}
+    assert named
+    for i in named:
+        assert f'href="/documents/{i}"' in html
+    assert "<script>" not in html
+    for i in named:
+        if "<script>" in titles[i]:
+            assert titles[i].replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;") in html
+    for unit in detect_client.get("/api/documents?limit=1").get_json()["facets"].get("unit", {}):
+        assert ">" + unit.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;") + "<" in html
