@@ -29,15 +29,7 @@ if TYPE_CHECKING:
     from .library import Library
     from .store import Document
 
-def _group(h: np.ndarray, docs: np.ndarray, pos: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Postings grouped by document, positions ascending."""
-    if not len(docs):
-        return {}
-    order = np.lexsort((pos, docs))
-    h, docs, pos = h[order], docs[order], pos[order]
-    bounds = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
-    ends = np.append(bounds[1:], len(docs))
-    return {int(docs[s]): (h[s:e], pos[s:e]) for s, e in zip(bounds.tolist(), ends.tolist(), strict=True)}
+OTHERS = -1  # the key of the stand-in for every library document that is not a candidate source
 
 
 def local_index(lib: Library, fps, self_num: int | None, opts: detect.DetectOptions = detect.DEFAULTS):
@@ -46,17 +38,18 @@ def local_index(lib: Library, fps, self_num: int | None, opts: detect.DetectOpti
 
     A hash with more than ``max_postings`` postings is boilerplate whatever its other postings are,
     so only the first ``max_postings + 1`` of each are read; the document itself and its candidate
-    sources contribute all their fingerprints."""
+    sources contribute all their fingerprints. The other documents are only counted: their postings
+    (close to two million for one check against ten thousand materials) never become index entries.
+    One stand-in document (``OTHERS``) holds once each hash they carry, so that the hash has its
+    group, and every group's document frequency and posting count are then set to the figures the
+    whole index would give. The stand-in never yields a seed: a hash it holds is boilerplate (were
+    it not, each of its holders would have been a candidate)."""
     hashes = np.asarray(fps[0], dtype=np.uint64)
     cap = opts.max_postings + 1
     catalog = lib.catalog
-
-    def postings(of: np.ndarray):
-        h, docs, pos = lib.segments.postings(of, cap)
-        keep = catalog.select(docs, catalog.live)
-        return h[keep], docs[keep], pos[keep]
-
-    h, docs, _ = postings(hashes)
+    h, docs, _ = lib.segments.postings(hashes, cap)
+    keep = catalog.select(docs, catalog.live)
+    h, docs = h[keep], docs[keep]
     pairs = np.unique(np.stack([h, docs.astype(np.uint64)]), axis=1)  # (hash, doc) once each
     df = dict(zip(*np.unique(pairs[0], return_counts=True), strict=True))
     counts = dict(zip(*np.unique(h, return_counts=True), strict=True))
@@ -67,13 +60,20 @@ def local_index(lib: Library, fps, self_num: int | None, opts: detect.DetectOpti
     full = {d: lib.fingerprints(d) for d in candidates}
     if self_num is not None:
         full[self_num] = fps
-    every = np.concatenate([hashes] + [np.asarray(f[0], dtype=np.uint64) for f in full.values()])
-    h, docs, pos = postings(every)
-    others = ~np.isin(docs, np.fromiter(full, dtype=np.int64, count=len(full)))
-    mapping = _group(h[others], docs[others], pos[others])
-    mapping.update({d: (np.asarray(f[0], dtype=np.uint64), np.asarray(f[1], dtype=np.int64))
-                    for d, f in full.items()})
-    return detect.FingerprintIndex(dict(sorted(mapping.items())))
+    full = {d: (np.asarray(f[0], dtype=np.uint64), np.asarray(f[1], dtype=np.int64))
+            for d, f in sorted(full.items())}
+    every = np.unique(np.concatenate([hashes] + [f[0] for f in full.values()]))
+    counted = catalog.live.copy()  # the other live documents
+    counted[[d for d in full if d < len(counted)]] = False
+    o_df, o_counts = lib.segments.posting_figures(every, cap, counted)
+    held = every[o_counts > 0]
+    stand_in = {OTHERS: (held, np.zeros(len(held), dtype=np.int64))} if len(held) else {}
+    index = detect.FingerprintIndex({**stand_in, **full})
+    at = np.searchsorted(every, index.hashes[index.starts])
+    stood_in = (o_counts[at] > 0).astype(np.int64)  # the stand-in's one posting in the group
+    index.df = index.df - stood_in + o_df[at]
+    index.counts = index.counts - stood_in + o_counts[at]
+    return index
 
 
 def _loader(lib: Library):

@@ -315,6 +315,29 @@ class Segment:
                 np.asarray(self.fp_pos[idx], dtype=np.int64))
 
 
+    def posting_figures(self, hashes: np.ndarray, limit: int, counted: np.ndarray) -> tuple[np.ndarray, ...]:
+        """For each of ``hashes`` (sorted, unique): how many documents and how many postings of
+        ``counted`` (a boolean array by docnum) are among its first ``limit`` postings here; the
+        figures of ``postings(hashes, limit)``, counted without building them."""
+        lo = np.searchsorted(self.fp_hash, hashes, side="left")
+        n = np.minimum(np.searchsorted(self.fp_hash, hashes, side="right") - lo, limit)
+        total = int(n.sum())
+        if not total:
+            z = np.zeros(len(hashes), dtype=np.int64)
+            return z, z.copy()
+        idx = np.repeat(lo, n) + (np.arange(total) - np.repeat(np.cumsum(n) - n, n))
+        local = np.asarray(self.fp_doc[idx], dtype=np.int64)
+        mine = self.docnums < len(counted)
+        mine[mine] = counted[self.docnums[mine]]
+        which = np.repeat(np.arange(len(hashes)), n)
+        keep = mine[local]
+        local, which = local[keep], which[keep]
+        # postings are sorted by (hash, doc, pos): a document's postings of one hash are adjacent
+        first = np.r_[True, (which[1:] != which[:-1]) | (local[1:] != local[:-1])] if len(which) else which
+        return (np.bincount(which[first], minlength=len(hashes)),
+                np.bincount(which, minlength=len(hashes)))
+
+
 class SegmentSet:
     """The live segments listed in ``manifest.json``; opened read-only, written by one writer."""
 
@@ -386,6 +409,18 @@ class SegmentSet:
             z = np.zeros(0, dtype=np.int64)
             return z.astype(np.uint64), z, z
         return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+    def posting_figures(self, hashes: np.ndarray, limit: int, counted: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(documents, postings) of each of ``hashes`` (sorted, unique) among the documents marked
+        in ``counted`` (a boolean array by docnum), at most ``limit`` postings of each hash read per
+        segment: the figures ``postings(hashes, limit)`` would give for those documents."""
+        df = np.zeros(len(hashes), dtype=np.int64)
+        counts = np.zeros(len(hashes), dtype=np.int64)
+        for seg in self.segments:
+            d, c = seg.posting_figures(hashes, limit, counted)
+            df += d
+            counts += c
+        return df, counts
 
     def without_fingerprints(self) -> list[Segment]:
         return [s for s in self.segments if not s.has_fingerprints]

@@ -208,3 +208,29 @@ def test_report_in_a_library_of_one_and_of_an_unrelated_text(lib, tiny_dir):
     assert rep["copy_ratio"] == 0 and rep["sources"] == [] and rep["passages"] == []
     assert lib.report_text("完全无关的一段文字，谈的是天气和庄稼。")["copy_ratio"] == 0
     assert lib.compare()["pairs"] == []
+
+
+def test_the_local_index_has_the_whole_librarys_figures_for_every_hash(clib):
+    """A report never builds the whole library's inverted index (other materials are only counted),
+    yet every hash it holds has the document frequency and posting count of the whole index, so
+    boilerplate is decided the same; removed materials never count."""
+    from indexer import copies, detect
+    from indexer.ingest import fingerprint_text
+
+    clib.remove(_doc(clib, "stock0.txt").id)
+    live = sorted(clib.live)
+    whole = detect.FingerprintIndex({d: clib.fingerprints(d) for d in live})
+    figures = dict(zip(whole.hashes[whole.starts].tolist(), zip(whole.df.tolist(), whole.counts.tolist())))
+
+    def figures_of(index):
+        return dict(zip(index.hashes[index.starts].tolist(), zip(index.df.tolist(), index.counts.tolist())))
+
+    opts = clib.detect_options
+    for num in live:
+        got = figures_of(copies.local_index(clib, clib.fingerprints(num), num, opts))
+        assert got == {h: figures[h] for h in got}
+        assert set(got) >= set(clib.fingerprints(num)[0].tolist())
+    fps = fingerprint_text(clib.get(_doc(clib, "copier.txt").id).text + "\n本人另外补充的一段话。")
+    got = figures_of(copies.local_index(clib, fps, None, opts))
+    assert got == {h: figures[h] for h in got}
+    assert set(got) == set(figures) & set(got) >= set(fps[0].tolist()) & set(figures)

@@ -321,3 +321,21 @@ def test_the_word_index_merges_in_tiers_too(tmp_path):
     assert len(ix._segments()) <= 3 * (WORDS_POLICY.per_tier + 1)
     with ix.searcher() as s:
         assert s.doc_count() == 20 * 70 + 30 - 20
+
+
+def test_posting_figures_count_what_postings_would_return(sample_lib):
+    """Documents and postings per hash among the counted documents, at most ``limit`` read per hash
+    and segment: the figures of ``postings``, without building them."""
+    segs = sample_lib.segments
+    hashes = np.unique(np.concatenate([s.fp_hash[::7] for s in segs.segments] + [np.array([1, 2], np.uint64)]))
+    rng = np.random.default_rng(3)
+    for limit in (1, 2, 33):
+        counted = rng.random(segs.next_docnum + 5) < 0.7
+        h, docs, _ = segs.postings(hashes, limit)
+        keep = counted[docs]
+        h, docs = h[keep], docs[keep]
+        df, counts = segs.posting_figures(hashes, limit, counted)
+        at = np.searchsorted(hashes, h)
+        assert counts.tolist() == np.bincount(at, minlength=len(hashes)).tolist()
+        pairs = np.unique(np.stack([at, docs]), axis=1)
+        assert df.tolist() == np.bincount(pairs[0], minlength=len(hashes)).tolist()
