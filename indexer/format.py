@@ -62,7 +62,7 @@ def current_params() -> dict:
     from .detect import DEFAULTS
     from .detect.normalize import NORMALIZE_VERSION, OPENCC_CONFIG
     from .text import FOLD_VERSION
-    from .words import WORDS_VERSION
+    from .wordcut import WORDS_VERSION
 
     return {
         "fold_version": FOLD_VERSION, "unicode_version": unicodedata.unidata_version,

@@ -153,7 +153,7 @@ PARALLEL_FROM = 16  # fewer files are prepared in process: starting workers cost
 
 
 def _init_worker() -> None:
-    from .words import _ensure_jieba
+    from .wordcut import _ensure_jieba
 
     _ensure_jieba()
     sandbox.preload()

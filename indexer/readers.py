@@ -332,3 +332,4 @@ _READERS: dict[str, Callable[[Path, Limits], str]] = {
     ".doc": _read_doc,
     ".wps": _read_doc,
 }
+PLAIN = frozenset(s for s, r in _READERS.items() if r is _read_plain)  # read without docx or pypdf

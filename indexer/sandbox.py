@@ -38,7 +38,8 @@ def read_text(path: Path | str, *, limits: Limits = LIMITS) -> str:
     """The text of ``path``, read in a child process with memory and time limits; raises
     ``UnreadableFile`` saying why not (including: over the memory or time limit)."""
     path = Path(path)
-    preload()
+    if path.suffix.lower() not in readers.PLAIN:  # plain text (``indexer check x.txt``) needs neither
+        preload()
     wall = _wall(path, limits)
     if _confined:
         return _read_here(path, limits, wall)

@@ -152,7 +152,7 @@ def add_words(writer, doc: Document, counts: dict[str, int], *, update: bool = F
 
 
 def update_words(writer, doc: Document, text: str) -> None:
-    from .words import word_counts
+    from .wordcut import word_counts
 
     add_words(writer, doc, word_counts(text), update=True)
 
