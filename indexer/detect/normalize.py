@@ -47,8 +47,12 @@ def _fold_char(ch: str) -> str:
 
 @lru_cache(maxsize=1)
 def detect_folder() -> Folder:
-    """The shared translate table of the copy-detection view (built once, ~0.2 s)."""
-    return Folder(_fold_char)
+    """The shared translate table of the copy-detection view (built once, ~0.2 s, and kept on disk:
+    ``indexer.derived``)."""
+    from indexer.derived import cached
+
+    return cached("detect-folder", lambda: Folder(_fold_char), modules=(__name__, Folder.__module__),
+                  packages=("opencc",), trusted=(Folder, _fold_char))
 
 
 @lru_cache(maxsize=1)
