@@ -40,34 +40,48 @@ def _share(mask: np.ndarray | None, starts: np.ndarray, ends: np.ndarray) -> np.
 
 def unit_similarity(ua: Units, ub: Units) -> tuple[np.ndarray, np.ndarray]:
     """(cosine, dice) matrices, units of a by units of b: tf-idf over the units of both documents."""
-    na, nb = len(ua), len(ub)
-    if not na or not nb or not len(ua.code) or not len(ub.code):
-        return np.zeros((na, nb)), np.zeros((na, nb))
-    codes = np.concatenate([ua.code, ub.code])
-    uniq, inv, sf = np.unique(codes, return_inverse=True, return_counts=True)
-    idf = np.log1p((na + nb) / sf)
-    wa = (1 + np.log(ua.count)) * idf[inv[:len(ua.code)]]
-    wb = (1 + np.log(ub.count)) * idf[inv[len(ua.code):]]
-    norm_a = np.sqrt(np.bincount(ua.unit, weights=wa * wa, minlength=na))
-    norm_b = np.sqrt(np.bincount(ub.unit, weights=wb * wb, minlength=nb))
-    size_a = np.bincount(ua.unit, minlength=na)
-    size_b = np.bincount(ub.unit, minlength=nb)
-    ga, gb = inv[:len(ua.code)], inv[len(ua.code):]
-    # join the two feature lists on the feature: every (row of a, row of b) with the same feature
-    ob = np.argsort(gb, kind="stable")
-    gb_sorted = gb[ob]
-    lo = np.searchsorted(gb_sorted, ga, side="left")
-    hi = np.searchsorted(gb_sorted, ga, side="right")
-    n = hi - lo
-    rows_a = np.repeat(np.arange(len(ga)), n)
-    rows_b = ob[np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))]
-    cell = ua.unit[rows_a] * nb + ub.unit[rows_b]
-    dot = np.bincount(cell, weights=wa[rows_a] * wb[rows_b], minlength=na * nb).reshape(na, nb)
-    shared = np.bincount(cell, minlength=na * nb).reshape(na, nb)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cosine = np.nan_to_num(dot / np.outer(norm_a, norm_b))
-        dice = np.nan_to_num(2 * shared / (size_a[:, None] + size_b[None, :]))
+    cosine, dice, _ = _similarity(ua, ub)
     return cosine, dice
+
+
+def _similarity(ua: Units, ub: Units) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """``unit_similarity`` and the join it sums over: (rows of a, rows of b, cell) for every pair of
+    feature rows with the same feature, cell = unit of a * units of b + unit of b.
+
+    Each document's rows grouped by feature (``Units.by_code``) are computed once, so a pair costs two
+    binary searches over the distinct features and the join of the shared ones."""
+    na, nb = len(ua), len(ub)
+    z = np.zeros(0, dtype=np.int64)
+    if not na or not nb or not len(ua.code) or not len(ub.code):
+        return np.zeros((na, nb)), np.zeros((na, nb)), (z, z, z)
+    fa, fb = ua.by_code, ub.by_code
+    at = np.minimum(np.searchsorted(fb.codes, fa.codes), len(fb.codes) - 1)
+    ia = np.flatnonzero(fb.codes[at] == fa.codes)  # distinct features of a that b has too
+    ib = at[ia]
+    ca, cb = fa.df[ia], fb.df[ib]
+    sf_a, sf_b = fa.df.copy(), fb.df.copy()  # units of both documents carrying each feature
+    sf_a[ia] += cb
+    sf_b[ib] += ca
+    wa = fa.logtf * np.repeat(np.log1p((na + nb) / sf_a), fa.df)  # tf-idf weight of each row
+    wb = fb.logtf * np.repeat(np.log1p((na + nb) / sf_b), fb.df)
+    norm_a = np.sqrt(np.bincount(fa.unit, weights=wa * wa, minlength=na))
+    norm_b = np.sqrt(np.bincount(fb.unit, weights=wb * wb, minlength=nb))
+    # every (row of a, row of b) of a shared feature: its ca * cb combinations
+    m = ca * cb
+    k = np.repeat(np.arange(len(ia)), m)
+    off = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m)
+    per = cb[k]
+    ra = fa.head[ia][k] + off // per
+    rb = fb.head[ib][k] + off % per
+    cell = fa.unit[ra] * nb + fb.unit[rb]
+    dot = np.bincount(cell, weights=wa[ra] * wb[rb], minlength=na * nb).reshape(na, nb)
+    shared = np.bincount(cell, minlength=na * nb).reshape(na, nb)
+    cosine, dice = np.zeros((na, nb)), np.zeros((na, nb))
+    norms = np.outer(norm_a, norm_b)
+    np.divide(dot, norms, out=cosine, where=norms > 0)
+    sizes = fa.size[:, None] + fb.size[None, :]
+    np.divide(2 * shared, sizes, out=dice, where=sizes > 0)
+    return cosine, dice, (fa.row[ra], fb.row[rb], cell)
 
 
 def sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.ndarray | None = None,
@@ -77,10 +91,10 @@ def sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.nd
     Units mostly boilerplate seed nothing; a unit pair is kept only when each unit is the other's best
     match, so a sentence next to a copied passage cannot pair with one inside it.
     """
-    cosine, dice = unit_similarity(ua, ub)
+    cosine, dice, (ra, rb, cell) = _similarity(ua, ub)
     if not cosine.size:
         return np.zeros((0, 4), dtype=np.int64)
-    ok = (cosine >= opts.unit_cosine) & (dice >= opts.unit_dice)
+    ok = (cosine >= opts.unit_cosine) & (dice >= opts.unit_dice) & (dice > 0)  # a seed shares features
     ok &= (_share(boiler_a, ua.starts, ua.ends) < opts.unit_max_boilerplate)[:, None]
     ok &= (_share(boiler_b, ub.starts, ub.ends) < opts.unit_max_boilerplate)[None, :]
     if not ok.any():
@@ -88,24 +102,30 @@ def sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.nd
     score = np.where(ok, cosine, -1.0)
     best = (score == score.max(axis=1, keepdims=True)) & (score == score.max(axis=0, keepdims=True))
     i, j = np.nonzero(ok & best)
-    slack = opts.unit_trim_slack
-    return np.array([_trim(ua, x, ub, y, slack) for x, y in zip(i.tolist(), j.tolist(), strict=True)],
-                    dtype=np.int64).reshape(-1, 4)
+    return _trim(ua, i, ub, j, (ra, rb, cell), opts.unit_trim_slack)
 
 
-def _trim(ua: Units, i: int, ub: Units, j: int, slack: int) -> tuple[int, int, int, int]:
-    """Units i of a and j of b cut to the stretch between their first and last shared feature when
-    more than ``slack`` characters lie outside it: a short sentence joined to a copied one, or a
-    long filler, is no copy; a changed last word is."""
-    ra, rb = np.flatnonzero(ua.unit == i), np.flatnonzero(ub.unit == j)
-    _, ia, ib = np.intersect1d(ua.code[ra], ub.code[rb], assume_unique=True, return_indices=True)
-    ra, rb = ra[ia], rb[ib]
+def _trim(ua: Units, i: np.ndarray, ub: Units, j: np.ndarray, join: tuple[np.ndarray, ...],
+          slack: int) -> np.ndarray:
+    """Units i of a and j of b (pairwise) cut to the stretch between their first and last shared
+    feature when more than ``slack`` characters lie outside it: a short sentence joined to a copied
+    one, or a long filler, is no copy; a changed last word is."""
+    ra, rb, cell = join
+    nb = len(ub)
+    seeded = np.zeros(len(ua) * nb, dtype=bool)
+    seeded[i * nb + j] = True  # (i, j) ascend in row-major order, as the cells sorted below
+    keep = seeded[cell]
+    ra, rb, cell = ra[keep], rb[keep], cell[keep]
+    order = np.argsort(cell, kind="stable")
+    ra, rb, cell = ra[order], rb[order], cell[order]
+    heads = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])  # one group per seed: seeds share features
     out = []
     for u, rows, n in ((ua, ra, i), (ub, rb, j)):
-        s, e = int(u.first[rows].min()), int(u.last[rows].max()) + 2
-        out.append(s if s - u.starts[n] > slack else int(u.starts[n]))
-        out.append(e if u.ends[n] - e > slack else int(u.ends[n]))
-    return out[0], out[1], out[2], out[3]
+        s = np.minimum.reduceat(u.first[rows], heads)
+        e = np.maximum.reduceat(u.last[rows], heads) + 2
+        out.append(np.where(s - u.starts[n] > slack, s, u.starts[n]))
+        out.append(np.where(u.ends[n] - e > slack, e, u.ends[n]))
+    return np.stack(out, axis=1).astype(np.int64).reshape(-1, 4)
 
 
 def sketch(units: Units, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:

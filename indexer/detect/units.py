@@ -19,7 +19,7 @@ thousand characters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -48,6 +48,31 @@ class Units:
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    @cached_property
+    def by_code(self) -> ByCode:
+        """The feature rows grouped by feature, computed once per document (a corpus compare pairs
+        one document with many)."""
+        order = np.argsort(self.code, kind="stable")
+        code = self.code[order]
+        head = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.zeros(0, np.int64)
+        df = np.diff(np.append(head, len(code)))
+        return ByCode(code[head], head, df, self.unit[order], 1 + np.log(self.count[order]), order,
+                      np.bincount(self.unit, minlength=len(self.starts)))
+
+
+@dataclass(frozen=True)
+class ByCode:
+    """A document's feature rows ordered by feature: for each distinct feature its first row and the
+    number of units carrying it; per row the unit, the log term frequency and the row in ``Units``."""
+
+    codes: np.ndarray  # distinct feature codes, ascending
+    head: np.ndarray  # first row of each
+    df: np.ndarray  # units carrying each (rows are unique per unit and feature)
+    unit: np.ndarray
+    logtf: np.ndarray  # 1 + log(count)
+    row: np.ndarray  # the row in Units
+    size: np.ndarray  # features per unit
 
 
 @lru_cache(maxsize=4)
