@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 from . import format, ingest
 from .catalog import Catalog
@@ -282,6 +283,18 @@ class Library:
             return None
         self._compare = (generation, result)
         return result
+
+    def cached_compare_file(self) -> BinaryIO | None:
+        """The cached whole-corpus comparison of the current state as an open binary file (the
+        ``indexer compare --json`` shape, UTF-8), or None when there is none: for streaming it out
+        without loading it. The key is read before the file is opened; both are replaced atomically,
+        result first, so a file opened under the current key is that state's result or a newer one."""
+        try:
+            if (self.path / "compare.key").read_text(encoding="utf-8") != self.cache_key():
+                return None
+            return open(self.path / "compare.json", "rb")  # noqa: SIM115 (the caller closes it)
+        except OSError:
+            return None
 
     def compare_json_file(self) -> Path:
         """The whole-corpus comparison as a JSON file (computed if needed), for streaming it out."""

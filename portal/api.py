@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from .documents import document_context, documents_context
-from .duplicates import duplicates_context
+from .duplicates import api_page, complete_answer, duplicates_context
 from .index import get_index
 from .listing import find
 from .reports import compare_context, report_context
@@ -52,12 +52,19 @@ def compare() -> ResponseReturnValue:
 
 @bp.get("/api/duplicates")
 def duplicates() -> ResponseReturnValue:
+    """One page of the overview (``?offset=&limit=``, see ``duplicates.api_page``)."""
     ctx = duplicates_context()
     if ctx.get("status") == "computing":
         return jsonify(ctx), 202, {"Retry-After": str(ctx["retry_after"])}
     if ctx.get("status") == "failed":
         return jsonify({**ctx, "code": "compare_failed"}), 500
-    return jsonify(ctx)
+    return jsonify(api_page(ctx))
+
+
+@bp.get("/api/duplicates.json")
+def duplicates_complete() -> ResponseReturnValue:
+    """The complete overview as one download, streamed (see ``duplicates.complete_answer``)."""
+    return complete_answer()
 
 
 @bp.get("/healthz")
