@@ -21,6 +21,7 @@ import pytest
 from indexer.cli import main as cli_main
 from indexer.detect import DetectOptions, compare_corpus, fingerprints, normalize
 from indexer.detect.corpus import CompareResult
+from indexer.detect.sentences import candidate_pairs, sketch_text
 from indexer.library import Library
 from indexer.spark import stages
 from indexer.store import digest
@@ -74,8 +75,9 @@ def run_embedded(texts: dict[str, str], opts: DetectOptions) -> CompareResult:
 
 
 def run_stages(texts: dict[str, str], opts: DetectOptions, rng: random.Random, n_blocks: int,
-               n_buckets: int) -> CompareResult:
-    """The job's data flow without Spark: random blocks, ``n_buckets`` hash/pair buckets."""
+               n_buckets: int, rewritten: set | None = None) -> CompareResult:
+    """The job's data flow without Spark: random blocks, ``n_buckets`` hash/pair buckets; the
+    candidates the sentence stage chose go into ``rewritten``."""
     ids = sorted(texts)
     blocks = defaultdict(list)
     for i, d in enumerate(ids):
@@ -107,8 +109,10 @@ def run_stages(texts: dict[str, str], opts: DetectOptions, rng: random.Random, n
             by_pair[k].append(x)
     pairs = []
     for parts in by_pair.values():
-        for da, (db, sd) in stages.candidate_pairs(parts, opts):
-            pairs.extend(stages.align_pairs([(db, ((da, sd, info[da]), info[db]))], opts))
+        for da, (db, sd, units) in stages.candidate_pairs(parts, opts):
+            if units and rewritten is not None:
+                rewritten.add((da, db))
+            pairs.extend(stages.align_pairs([(db, ((da, sd, units, info[da]), info[db]))], opts))
     labels.sort(key=lambda x: x[0])
     cut = len(labels) // 2  # two label ranges, as sortByKey makes them
     while 0 < cut < len(labels) and labels[cut][0] == labels[cut - 1][0]:
@@ -125,8 +129,13 @@ def test_stages_give_the_embedded_result_however_the_corpus_is_split(seed):
     expected = run_embedded(texts, opts)
     assert expected.pairs and expected.boilerplate  # the corpus exercises both
     rng = random.Random(seed)
+    sketches = [(i, *sketch_text(normalize(texts[d]), opts)) for i, d in enumerate(sorted(texts))]
+    embedded_rewritten = {tuple(p) for p in candidate_pairs(sketches, opts).tolist()}
     for n_blocks, n_buckets in ((1, 1), (3, 4), (len(texts), 7)):
-        assert run_stages(texts, opts, rng, n_blocks, n_buckets) == expected
+        rewritten: set = set()
+        assert run_stages(texts, opts, rng, n_blocks, n_buckets, rewritten) == expected
+        # units are aligned for the pairs compare_corpus aligns them for, and only those
+        assert rewritten == embedded_rewritten
 
 
 def test_plan_blocks_packs_by_characters():
@@ -178,6 +187,7 @@ def materials(tmp_path_factory):
     (folder / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip archive")
     (folder / "empty.txt").write_bytes(b"")
     (folder / ".hidden.txt").write_text("不读隐藏文件", encoding="utf-8")
+    (folder / "metadata.csv").write_text("文件,标题,单位,年度\n003.txt,第三份材料,市档案局,2021\n", encoding="utf-8")
     index = root / "index"
     with Library(index) as lib:
         report = lib.add([folder])
@@ -214,6 +224,9 @@ def test_spark_on_a_folder_equals_the_embedded_compare_and_skips_bad_files(spark
         names = {d.id: digest(lib.get(d.id).text)[:16] for d in lib.live.values()}
         sources = {d.id: d.source for d in lib.live.values()}
     assert sorted(d["source"] for d in out["documents"]) == sorted(sources.values())
+    # metadata.csv rows, as indexer add reads them
+    third = next(d for d in out["documents"] if d["source"].endswith("/003.txt"))
+    assert (third["title"], third["unit"], third["year"]) == ("第三份材料", "市档案局", "2021")
     assert _renamed(out, {v: v for v in names.values()}) == _renamed(expected, names)
     assert expected["pairs"] and expected["boilerplate"] and expected["clusters"]
     # the Parquet datasets hold the same result

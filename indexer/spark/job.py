@@ -269,7 +269,8 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
         fig.update(候选对=cands.count(), 种子=n_seeds)
 
     with timing.stage(sc, 6, "逐对比对") as fig:
-        first_side = cands.join(docinfo, nb).map(lambda kv: (kv[1][0][0], (kv[0], kv[1][0][1], kv[1][1])))
+        first_side = cands.join(docinfo, nb) \
+            .map(lambda kv: (kv[1][0][0], (kv[0], kv[1][0][1], kv[1][0][2], kv[1][1])))
         aligned = first_side.join(docinfo, nb).mapPartitions(lambda it: _align_partition(it, opts, docs_bc))
         pairs = sorted(aligned.collect(), key=lambda x: (x[0], x[1]))
         fig.update(雷同对=len(pairs))
@@ -324,6 +325,8 @@ def session(*, master: str | None = None, conf: Iterable[tuple[str, str]] = (),
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false")
+    if not any(key == "spark.python.daemon.module" for key, _ in conf):  # workers fork warm: daemon.py
+        builder = builder.config("spark.python.daemon.module", "indexer.spark.daemon")
     if master:
         builder = builder.master(master)
     for key, value in conf:

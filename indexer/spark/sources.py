@@ -1,10 +1,13 @@
 """Where the Spark job's materials come from: a folder of files, a Parquet dataset, or an index.
 
-Folders and Parquet datasets are read through Spark's own readers, so any Hadoop file system URL
-works (``hdfs://``, ``s3a://``, ``file://``, or a plain local path). A file is read as ``indexer add``
-reads it (``sandbox.read_text``) and stored the same way (``clean_stored``), so the same file gives the
-same text in the index and in the job; it is known by its absolute path (or URL) and its text's digest.
-A file that cannot be read becomes a ``Skipped`` row with its reason; the job goes on without it.
+A local folder is walked as ``indexer add`` walks it (``ingest.collect``: hidden files skipped, each
+file with its row of a ``metadata.csv`` above it) and its files are read by the executors; a folder
+on another file system (``hdfs://``, ``s3a://``) and Parquet datasets come through Spark's own
+readers, the folder's ``metadata.csv`` files parsed by the same parser. A file is read as ``indexer
+add`` reads it (the same readers; Word and PDF in ``sandbox``) and stored the same way
+(``clean_stored``), so the same file gives the same text in the index and in the job; it is known by
+its absolute path (or URL) and its text's digest. A file that cannot be read becomes a ``Skipped``
+row with its reason; the job goes on without it.
 
 Every source yields ``Material`` rows (texts stay on the executors) and ``Skipped`` rows; the
 driver only ever sees the small ``Material.meta`` part.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from indexer.errors import DuizhaoError, UnreadableFile
@@ -78,24 +81,43 @@ def material(source: str, raw: str, metadata: dict[str, str] | None = None) -> M
     return Material(source, digest(text)[:ID_CHARS], text, title, meta, (source,))
 
 
-def read_file_bytes(source: str, data: bytes) -> Material | Skipped:
-    """One file's bytes read as ``indexer add`` reads a file (``sandbox.read_text``: the readers in a
-    child process with memory and time limits), from a private temporary copy."""
-    from indexer import sandbox
+PLAIN_SUFFIXES = (".txt", ".md")  # decoded by our own code under the size limit: no child process
 
+
+def read_path(path: str) -> str:
+    """A file's text as ``indexer add`` reads it: by the same readers (``readers.read_text``), a Word
+    or PDF file in a child process with memory and time limits (``sandbox.read_text``). A plain-text
+    file is read in the task: its reader is a bounded decode (``max_file_bytes``), and a fork per
+    file cost the job more than its fingerprinting (15 of 18 s of reading 300 files)."""
+    from indexer import readers, sandbox
+
+    if PurePosixPath(path).suffix.lower() in PLAIN_SUFFIXES:
+        return readers.read_text(path)
+    return sandbox.read_text(path)
+
+
+def read_local(path: str, source: str, metadata: dict[str, str]) -> Material | Skipped:
+    """A file every executor sees at ``path`` (a local folder, or a mount they share)."""
+    try:
+        raw = read_path(path)
+    except UnreadableFile as exc:
+        return Skipped(source, str(exc))
+    except Exception as exc:  # one bad file must not fail the job
+        return Skipped(source, f"无法读取：{type(exc).__name__}")
+    return material(source, raw, metadata)
+
+
+def read_file_bytes(source: str, data: bytes, metadata: dict[str, str] | None = None) -> Material | Skipped:
+    """A file of a Hadoop file system, from its bytes: read as ``read_local`` reads it, from a
+    private temporary copy."""
     suffix = PurePosixPath(source).suffix.lower()
     fd, tmp = tempfile.mkstemp(suffix=suffix, prefix="duizhao-spark-")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        raw = sandbox.read_text(tmp)
-    except UnreadableFile as exc:
-        return Skipped(source, str(exc))
-    except Exception as exc:  # one bad file must not fail the job
-        return Skipped(source, f"无法读取：{type(exc).__name__}")
+        return read_local(tmp, source, metadata or {})
     finally:
         os.unlink(tmp)
-    return material(source, raw)
 
 
 def _relative(uri: str, root: str) -> str:
@@ -115,8 +137,38 @@ def source_name(uri: str) -> str:
     return uri
 
 
+def local_folder(path: str) -> Path | None:
+    """The local folder a path or ``file:`` URL names, None for another file system."""
+    if path.startswith("file:"):
+        return Path("/" + path[len("file:"):].lstrip("/"))
+    return None if "://" in path else Path(path)
+
+
 def from_folder(spark: SparkSession, path: str, *, min_partitions: int) -> RDD:
-    """Every supported file under ``path`` (recursively, hidden files skipped) as Material/Skipped."""
+    """Every supported file under ``path`` (recursively, hidden files skipped) as Material/Skipped,
+    each with its row of a ``metadata.csv`` above it, as ``indexer add`` finds them. A local folder
+    is listed here by ``ingest.collect`` (the very walk of ``indexer add``) and its files read by
+    the executors; a folder of another file system (``hdfs://``, ``s3a://``) comes through Spark's
+    ``binaryFiles``."""
+    local = local_folder(path)
+    if local is None:
+        return _from_hadoop_folder(spark, path, min_partitions=min_partitions)
+    from indexer.ingest import collect
+
+    if not local.is_dir():
+        raise SourceError(f"找不到输入文件夹 {path}")
+    jobs, problems = collect([local])
+    rows = [(str(j.path), j.source, dict(j.meta)) for j in jobs]
+    sc = spark.sparkContext
+    files = sc.parallelize(rows, max(1, min(len(rows), 4 * min_partitions))).map(lambda r: read_local(*r))
+    if problems:  # an unreadable metadata.csv: said in the result, as indexer add says it
+        files = files.union(sc.parallelize([Skipped(str(p), reason) for p, reason in problems], 1))
+    return files
+
+
+def _from_hadoop_folder(spark: SparkSession, path: str, *, min_partitions: int) -> RDD:
+    from indexer.ingest import _meta_for
+    from indexer.metadata import CSV_NAME
     from indexer.readers import SUFFIXES
 
     sc = spark.sparkContext
@@ -128,12 +180,43 @@ def from_folder(spark: SparkSession, path: str, *, min_partitions: int) -> RDD:
     except Exception as exc:  # py4j wraps Hadoop's errors
         raise SourceError(f"无法读取输入文件夹 {path}：{_first_line(exc)}") from exc
 
-    def wanted(item: tuple[str, bytes]) -> bool:
-        rel = _relative(item[0], root)
-        parts = PurePosixPath(rel).parts
-        return (PurePosixPath(rel).suffix.lower() in SUFFIXES and not any(p.startswith(".") for p in parts))
+    def visible(item: tuple[str, bytes]) -> bool:
+        return not any(p.startswith(".") for p in PurePosixPath(_relative(item[0], root)).parts)
 
-    return files.filter(wanted).map(lambda item: read_file_bytes(source_name(item[0]), item[1]))
+    tables = [u for u in _list_files(spark, path) if u.endswith("/" + CSV_NAME) and visible((u, b""))]
+    csvs, problems = _metadata_tables(sc.binaryFiles(",".join(tables)).collect() if tables else [], root)
+    base = Path("/")
+
+    def wanted(item: tuple[str, bytes]) -> bool:
+        return PurePosixPath(item[0]).suffix.lower() in SUFFIXES and visible(item)
+
+    def read(item: tuple[str, bytes]) -> Material | Skipped:
+        meta = _meta_for(base / _relative(item[0], root), csvs)
+        return read_file_bytes(source_name(item[0]), item[1], meta)
+
+    out = files.filter(wanted).map(read)
+    if problems:
+        out = out.union(sc.parallelize(problems, 1))
+    return out
+
+
+def _metadata_tables(found: list[tuple[str, bytes]], root: str) -> tuple[dict, list[Skipped]]:
+    """The ``metadata.csv`` files of a remote folder parsed by ``indexer add``'s parser, keyed by
+    their folder as ``ingest.collect`` keys them (below ``/``), and the unreadable ones."""
+    from indexer.metadata import read_metadata_csv
+
+    csvs, problems = {}, []
+    for uri, data in found:
+        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="duizhao-spark-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            csvs[(Path("/") / _relative(uri, root)).parent] = read_metadata_csv(Path(tmp))
+        except (ValueError, OSError, UnicodeError) as exc:
+            problems.append(Skipped(source_name(uri), f"元数据表无法读取：{exc}"))
+        finally:
+            os.unlink(tmp)
+    return csvs, problems
 
 
 def from_parquet(spark: SparkSession, path: str, *, min_partitions: int) -> RDD:
@@ -211,6 +294,17 @@ def is_parquet(spark: SparkSession, path: str) -> bool:
     except Exception as exc:
         raise SourceError(f"找不到输入 {path}：{_first_line(exc)}") from exc
     return "_SUCCESS" in names and any(n.endswith(".parquet") for n in names)
+
+
+def _list_files(spark: SparkSession, path: str) -> list[str]:
+    """Every file below ``path`` (recursively) on its Hadoop file system, as qualified URIs."""
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    found, it = [], fs.listFiles(hpath, True)
+    while it.hasNext():
+        found.append(str(it.next().getPath().toString()))
+    return found
 
 
 def _qualified(spark: SparkSession, path: str) -> str:

@@ -44,7 +44,7 @@ from indexer.detect.fingerprint import fingerprints
 from indexer.detect.normalize import Normalized, TextCache, normalize
 from indexer.detect.options import DetectOptions
 from indexer.detect.postings import FingerprintIndex, pair_seeds
-from indexer.detect.sentences import pairs_of_units, sentence_seeds, sketch, unit_pairs
+from indexer.detect.sentences import pairs_of_units, sentence_seeds, sketch_text, unit_pairs
 from indexer.detect.units import Units, features
 
 _EMPTY_U64 = np.zeros(0, dtype=np.uint64)
@@ -116,12 +116,12 @@ def _split(key: np.ndarray, *columns: np.ndarray) -> Iterator[tuple[int, tuple[n
 
 def fingerprint_block(docs: Iterable[tuple[int, str, str]], opts: DetectOptions) -> list[DocFp]:
     """Normalize and fingerprint every (docnum, id, text) of a block, in docnum order, with the
-    sentence stage's sketch when that stage is on."""
+    sentence stage's sketch (``sketch_text``, as ``compare_corpus``) when that stage is on."""
     out = []
     for docnum, doc_id, text in sorted(docs, key=lambda d: d[0]):
         norm = normalize(text)
         h, p = fingerprints(norm.text, k=opts.k, window=opts.window)
-        su, sc = sketch(features(norm, opts), opts) if opts.sentences else (_EMPTY_I64, _EMPTY_I64)
+        su, sc = sketch_text(norm, opts) if opts.sentences else (_EMPTY_I64, _EMPTY_I64)
         out.append(DocFp(docnum, doc_id, text, np.asarray(h, dtype=np.uint64), np.asarray(p, dtype=np.int64),
                          np.asarray(su, dtype=np.int64), np.asarray(sc, dtype=np.int64)))
     return out
@@ -282,7 +282,9 @@ def bucket_seeds(parts: Iterable[tuple], n_pair_buckets: int) -> Iterator[tuple[
 def candidate_pairs(parts: Iterable[tuple], opts: DetectOptions) -> Iterator[tuple[int, tuple]]:
     """The candidate pairs of a pair bucket, as ``compare_corpus`` picks them: enough fingerprint
     seeds, or (sentence stage) enough unit pairs (``pairs_of_units``). Yields (da, (db, seeds rows
-    (pa, pb))), every seed of the pair, sorted as ``compare_corpus`` sorts them."""
+    (pa, pb), rewritten)), every seed of the pair, sorted as ``compare_corpus`` sorts them;
+    ``rewritten``: the sentence stage's candidate, whose units are aligned too (only those, as
+    ``compare_corpus``: aligning the units of every pair would cost more than the rest)."""
     parts = list(parts)
     da, db, pa, pb = _concat([x for tag, x in parts if tag == "seeds"], 4)
     order = np.lexsort((pb, pa, db, da))
@@ -292,45 +294,54 @@ def candidate_pairs(parts: Iterable[tuple], opts: DetectOptions) -> Iterator[tup
              if len(da)}
     chosen = {p for p, (s, e) in seeds.items() if e - s >= opts.min_seeds}
     unit_rows = [x for tag, x in parts if tag == "units"]
+    rewritten: set[tuple[int, int]] = set()
     if unit_rows:
-        chosen |= {(int(x), int(y)) for x, y in pairs_of_units(np.concatenate(unit_rows), opts).tolist()}
-    for x, y in sorted(chosen):
+        rewritten = {(int(x), int(y)) for x, y in pairs_of_units(np.concatenate(unit_rows), opts).tolist()}
+    for x, y in sorted(chosen | rewritten):
         s, e = seeds.get((x, y), (0, 0))
-        yield x, (y, np.stack([pa[s:e], pb[s:e]], axis=1))
+        yield x, (y, np.stack([pa[s:e], pb[s:e]], axis=1), (x, y) in rewritten)
 
 
 class _Docs:
-    """Normalized texts and boilerplate masks of the documents a task aligns, a few hundred kept."""
+    """Normalized texts, boilerplate masks and (for rewritten pairs) units of the documents a task
+    aligns; the last ``size`` documents are kept (a task gets its pairs grouped by document b)."""
 
     def __init__(self, opts: DetectOptions, size: int = 256):
         self.opts, self.size = opts, size
-        self.cache: OrderedDict[int, tuple[Normalized, np.ndarray, Units | None]] = OrderedDict()
+        self.cache: OrderedDict[int, list] = OrderedDict()
 
-    def get(self, docnum: int, info: DocInfo) -> tuple[Normalized, np.ndarray, Units | None]:
+    def get(self, docnum: int, info: DocInfo) -> list:
+        """[normalized text, boilerplate mask, units or None until ``units`` is asked]."""
         hit = self.cache.get(docnum)
         if hit is not None:
             self.cache.move_to_end(docnum)
             return hit
         norm = normalize(info.text)
         zeros = np.zeros(len(info.b_start), dtype=np.int64)
-        hit = (norm, boiler_mask(norm, 0, zeros, info.b_start, info.b_end, self.opts),
-               features(norm, self.opts) if self.opts.sentences else None)
+        hit = [norm, boiler_mask(norm, 0, zeros, info.b_start, info.b_end, self.opts), None]
         self.cache[docnum] = hit
         if len(self.cache) > self.size:
             self.cache.popitem(last=False)
         return hit
 
+    def units(self, hit: list) -> Units:
+        if hit[2] is None:
+            hit[2] = features(hit[0], self.opts)
+        return hit[2]
+
 
 def align_pairs(items: Iterable[tuple], opts: DetectOptions,
                 describe: Callable[[PairResult, Normalized, Normalized], object] | None = None,
                 ) -> Iterator[tuple[int, int, object]]:
-    """``pair_result`` of each candidate pair: items (db, ((da, seeds, DocInfo a), DocInfo b)) give
-    (da, db, result), or (da, db, describe(result, normalized a, normalized b))."""
+    """``pair_result`` of each candidate pair: items (db, ((da, seeds, rewritten, DocInfo a), DocInfo b))
+    give (da, db, result), or (da, db, describe(result, normalized a, normalized b))."""
     docs = _Docs(opts)
-    for db, ((da, seeds, info_a), info_b) in items:
-        na, ma, ua = docs.get(da, info_a)
-        nb, mb, ub = docs.get(db, info_b)
-        units = None if ua is None else sentence_seeds(ua, ub, opts, boiler_a=ma, boiler_b=mb)
+    for db, ((da, seeds, rewritten, info_a), info_b) in items:
+        a, b = docs.get(da, info_a), docs.get(db, info_b)
+        (na, ma), (nb, mb) = a[:2], b[:2]
+        units = None
+        if rewritten:
+            units = sentence_seeds(docs.units(a), docs.units(b), opts, boiler_a=ma, boiler_b=mb)
         result = pair_result(info_a.id, info_b.id, na, nb, seeds, opts, (ma, mb), units)
         if result is not None:
             yield da, db, (result if describe is None else describe(result, na, nb))
