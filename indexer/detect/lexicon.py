@@ -25,6 +25,7 @@ class Lexicon:
     def __init__(self, words: dict[str, list[int]]):
         self.tables: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self.hashed: dict[int, _HashTable] = {}
+        self.counts: dict[int, np.ndarray] = {}  # classes per word
         for n in (2, 3):
             entries = [(w, c) for w, cs in words.items() if len(w) == n for c in cs]
             text = "".join(w for w, _ in entries)
@@ -35,6 +36,7 @@ class Lexicon:
             keys, classes = keys[order], classes[order]
             uniq, first = np.unique(keys, return_index=True)
             self.tables[n] = (uniq, first, classes)
+            self.counts[n] = np.diff(np.append(first, len(classes)))
             self.hashed[n] = _HashTable(uniq)
         self.size = len(words)
 
@@ -54,12 +56,13 @@ class Lexicon:
         if not len(hit):
             z = np.zeros(0, dtype=np.int64)
             return z, z
-        lo = first[found[hit]]
-        hi = np.append(first[1:], len(classes))[found[hit]]
-        count = hi - lo
+        word = found[hit]
+        lo = first[word]
+        count = self.counts[n][word]
         pos = np.repeat(where[hit], count)
         offs = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
         return pos.astype(np.int64), classes[np.repeat(lo, count) + offs]
+
 
 
 class _HashTable:
@@ -85,12 +88,16 @@ class _HashTable:
             todo, slot = todo[~take], (slot[~take] + 1) & self.mask
 
     def _slot(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys.astype(np.uint64) * self._MULT) >> self.shift).astype(np.int64)
+        return ((np.ascontiguousarray(keys, dtype=np.int64).view(np.uint64) * self._MULT)
+                >> self.shift).view(np.int64)
 
     def find(self, queries: np.ndarray) -> np.ndarray:
-        out = np.full(len(queries), -1, dtype=np.int64)
         slot = self._slot(queries)
-        todo = np.arange(len(queries))
+        k = self.keys[slot]
+        hit = k == queries
+        out = np.where(hit, self.index[slot], -1)  # most queries end at their first slot
+        todo = np.flatnonzero((k != -1) & ~hit)
+        slot = (slot[todo] + 1) & self.mask
         while len(todo):
             k = self.keys[slot]
             hit = k == queries[todo]

@@ -18,6 +18,7 @@ thousand characters.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -31,6 +32,7 @@ _SENTENCE_END = "。！？；!?;\n"
 _CLAUSE_END = "，,：:、"
 _DIGITS = "0123456789〇零一二三四五六七八九十两第"
 _DIGIT_SIGN = ord("#")
+_BIGRAM_END = np.int64(1) << np.int64(42)  # two code points of 21 bits
 
 
 @dataclass(frozen=True)
@@ -75,27 +77,25 @@ class ByCode:
     size: np.ndarray  # features per unit
 
 
-@lru_cache(maxsize=4)
-def _table(chars: str) -> np.ndarray:
-    """A lookup table over the BMP marking ``chars``."""
-    table = np.zeros(0x10000, dtype=bool)
-    table[[ord(c) for c in chars]] = True
+_SENTENCE, _LINE, _CLAUSE, _DIGIT = 1, 2, 4, 8
+
+
+@lru_cache(maxsize=1)
+def _flags() -> np.ndarray:
+    """A lookup table over the BMP (and one more entry for every other code point): the marks above."""
+    table = np.zeros(0x10001, dtype=np.uint8)
+    for chars, flag in ((_SENTENCE_END, _SENTENCE), ("\n", _LINE), (_CLAUSE_END, _CLAUSE), (_DIGITS, _DIGIT)):
+        table[[ord(c) for c in chars]] |= flag
     return table
 
 
-def _marks(cps: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Positions of the code points ``table`` marks (BMP only)."""
-    hit = np.zeros(len(cps), dtype=bool)
-    bmp = cps < 0x10000
-    hit[bmp] = table[cps[bmp]]
-    return np.flatnonzero(hit)
+def _flagged(cps: np.ndarray) -> np.ndarray:
+    return _flags()[np.minimum(cps, 0x10000)]
 
 
-def _boundaries(norm: Normalized, table: np.ndarray, cps: np.ndarray | None = None) -> np.ndarray:
-    """Normalized positions where a unit may end: after each original character ``table`` marks."""
-    if cps is None:
-        cps = np.frombuffer(norm.original.encode("utf-32-le"), dtype=np.uint32)
-    return np.unique(np.searchsorted(norm.offsets, _marks(cps, table)))
+def _runs_once(x: np.ndarray) -> np.ndarray:
+    """A non-decreasing array without repeats."""
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
 
 
 def unit_spans(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -106,23 +106,30 @@ def unit_spans(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.nd
         z = np.zeros(0, dtype=np.int64)
         return z, z
     cps = np.frombuffer(norm.original.encode("utf-32-le"), dtype=np.uint32)
-    cuts = _boundaries(norm, _table(_SENTENCE_END), cps)
-    cuts = np.unique(np.r_[cuts[(cuts > 0) & (cuts < n)], n])
+    flags = _flagged(cps)
+    at = np.flatnonzero(flags & (_SENTENCE | _CLAUSE))
+    kind = flags[at]
+    after = np.searchsorted(norm.offsets, at)  # normalized position after each mark: where a unit may end
+    cuts = _runs_once(after[(kind & _SENTENCE) != 0])
+    cuts = np.append(cuts[(cuts > 0) & (cuts < n)], n)
     lo, hi = opts.unit_min_chars, opts.unit_max_chars
-    lines = _boundaries(norm, _table("\n"), cps)  # a unit never spans two paragraphs
-    cuts = cuts[(np.diff(np.r_[0, cuts]) >= lo) | (cuts == n) | np.isin(cuts, lines)]  # short: joins the next
+    lines = _runs_once(after[(kind & _LINE) != 0])  # a unit never spans two paragraphs
+    in_line = np.zeros(len(cuts), dtype=bool)
+    if len(lines):
+        in_line = lines[np.minimum(np.searchsorted(lines, cuts), len(lines) - 1)] == cuts
+    cuts = cuts[(np.diff(np.r_[0, cuts]) >= lo) | (cuts == n) | in_line]  # short: joins the next
     if len(cuts) >= 2 and cuts[-1] - cuts[-2] < lo:  # a short tail joins the unit before it
         cuts = np.r_[cuts[:-2], n]
     starts = np.r_[0, cuts[:-1]]
     long = np.flatnonzero(cuts - starts > hi)
     if not len(long):
         return starts.astype(np.int64), cuts.astype(np.int64)
-    clause = _boundaries(norm, _table(_CLAUSE_END), cps)
+    clause = _runs_once(after[(kind & _CLAUSE) != 0]).tolist()
     extra = []
     for s, e in zip(starts[long].tolist(), cuts[long].tolist(), strict=True):
         while e - s > hi:  # too long: cut at the last clause end that leaves a unit of >= lo
-            inner = clause[(clause >= s + lo) & (clause <= s + hi) & (clause <= e - lo)]
-            s = int(inner[-1]) if len(inner) else s + hi
+            k = bisect_right(clause, min(s + hi, e - lo)) - 1
+            s = clause[k] if k >= 0 and clause[k] >= s + lo else s + hi
             extra.append(s)
     cuts = np.unique(np.r_[cuts, extra]).astype(np.int64)
     return np.r_[0, cuts[:-1]].astype(np.int64), cuts
@@ -131,7 +138,7 @@ def unit_spans(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.nd
 def canonical_codepoints(text: str) -> np.ndarray:
     """Code points of a normalized text with digits and numerals folded to one sign."""
     cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-    cps[_marks(cps, _table(_DIGITS))] = _DIGIT_SIGN
+    cps[(_flagged(cps) & _DIGIT) != 0] = _DIGIT_SIGN
     return cps
 
 
@@ -170,9 +177,17 @@ def features(norm: Normalized, opts: DetectOptions, lexicon: Lexicon | None = No
     if not len(code):
         z = np.zeros(0, dtype=np.int64)
         return Units(starts, ends, z, z, z, z, z)
-    order = np.lexsort((pos, code, unit_of))
+    if len(starts) < 1 << 20:  # one int64 key (unit, code) sorts faster than three keys
+        # bigram codes take 42 bits, class codes go right above them
+        key = (unit_of << np.int64(43)) | np.where(code >= CLASS_BASE, code - CLASS_BASE + _BIGRAM_END, code)
+        order = np.argsort(key)
+        key = key[order]
+        new = np.r_[True, key[1:] != key[:-1]]
+    else:
+        order = np.lexsort((code, unit_of))
+        new = np.r_[True, (unit_of[order][1:] != unit_of[order][:-1]) | (code[order][1:] != code[order][:-1])]
     unit_of, code, pos = unit_of[order], code[order], pos[order]
-    first = np.flatnonzero(np.r_[True, (unit_of[1:] != unit_of[:-1]) | (code[1:] != code[:-1])])
-    last = np.append(first[1:], len(code)) - 1
-    return Units(starts, ends, unit_of[first], code[first], (last - first + 1).astype(np.int64),
-                 pos[first], pos[last])
+    first = np.flatnonzero(new)
+    count = np.diff(np.append(first, len(code)))
+    return Units(starts, ends, unit_of[first], code[first], count, np.minimum.reduceat(pos, first),
+                 np.maximum.reduceat(pos, first))
