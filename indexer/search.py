@@ -199,7 +199,7 @@ def _words_search(lib: Library, text: str, mask: np.ndarray, *, strict: bool):
     fields, year ranges only, at most ``MAX_QUERY_TERMS`` terms; matching and ranking together get
     ``QUERY_SECONDS``. Whoosh's own messages are never shown."""
     from whoosh import query as wq
-    from whoosh.collectors import TimeLimit, TimeLimitCollector
+    from whoosh.collectors import FilterCollector, TimeLimit, TimeLimitCollector
 
     _refuse_unsearchable_fields(lib, text)
     try:
@@ -213,6 +213,16 @@ def _words_search(lib: Library, text: str, mask: np.ndarray, *, strict: bool):
     deadline = time.monotonic() + QUERY_SECONDS
     searcher = lib.words.searcher()
     wmap = lib.words.docmap(searcher)
+    scored = _scored(lib, searcher, q, wmap, mask, deadline)
+    if scored is not None:  # the usual query: matched and ranked at once over posting arrays
+        nums, scores = scored
+        order = np.lexsort((nums, -scores))
+
+        def ranked(k: int) -> list[tuple[int, float]]:
+            top = order[:k]
+            return list(zip(nums[top].tolist(), scores[top].tolist()))
+
+        return np.sort(nums), _positive_terms(q), ranked
     try:
         wdocs = np.fromiter(_until(searcher.docs_for_query(q), deadline), dtype=np.int64)
     except BadQuery:
@@ -231,7 +241,11 @@ def _words_search(lib: Library, text: str, mask: np.ndarray, *, strict: bool):
         left = deadline - time.monotonic()
         if left <= 0:
             raise BadQuery(TOO_SLOW)
-        collector = TimeLimitCollector(searcher.collector(limit=max(k, 1), filter=allowed), timelimit=left)
+        # the filter outermost: a TimeLimitCollector around a FilterCollector runs its child's
+        # matches itself and so never applied the filter (pages of a filtered query came out short)
+        collector = TimeLimitCollector(searcher.collector(limit=max(k, 1)), timelimit=left)
+        if allowed is not None:
+            collector = FilterCollector(collector, allow=allowed)
         try:
             searcher.search_with_collector(q, collector)
         except TimeLimit:
@@ -240,6 +254,96 @@ def _words_search(lib: Library, text: str, mask: np.ndarray, *, strict: bool):
         return [(n, s) for n, s in out if n >= 0 and n < len(mask) and mask[n]]
 
     return nums, _positive_terms(q), rank
+
+
+def _scored(lib: Library, searcher, q, wmap: np.ndarray, mask: np.ndarray, deadline: float):
+    """Every document matching ``q`` with its BM25 score, Whoosh's own figures (its BM25F with the
+    same idf, average length, quantized lengths and weights), computed over posting arrays: our
+    docnums (live, in ``mask``) and scores; None when the query has parts this does not evaluate
+    (ranges, other weightings), which Whoosh then runs itself.
+
+    Whoosh scores a posting at a time in Python: a query of common words ("政治站位 整改落实" matches
+    8,376 of 10,000 materials) took 0.3 s to rank; here it is a few array operations per word."""
+    from whoosh import scoring
+
+    weighting = searcher.weighting
+    if type(weighting) is not scoring.BM25F or "words" in weighting._field_B or not _plain(q):
+        return None
+    size = len(wmap)
+    lengths = lib.words.lengths(searcher)
+    avgfl = searcher.avg_field_length("words") or 1
+    B, K1 = weighting.B, weighting.K1
+
+    def term(node) -> tuple[np.ndarray, np.ndarray]:
+        if time.monotonic() > deadline:
+            raise BadQuery(TOO_SLOW)
+        ids, weights = lib.words.postings(searcher, node.fieldname, node.text)
+        matched = np.zeros(size, dtype=bool)
+        score = np.zeros(size, dtype=np.float64)
+        keep = ids < size
+        ids, weights = ids[keep], weights[keep]
+        matched[ids] = True
+        if not len(ids):  # (no idf either: an empty index has none)
+            return matched, score
+        if node.fieldname == "words":
+            idf = searcher.idf("words", node.text)
+            score[ids] = idf * ((weights * (K1 + 1)) / (weights + K1 * ((1 - B) + B * lengths[ids] / avgfl)))
+        else:  # a filter field is not scorable: Whoosh adds the posting's weight
+            score[ids] = weights
+        return matched, score
+
+    def evaluate(node) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(node, wq.Term):
+            return term(node)
+        if isinstance(node, wq.Not):  # Whoosh's inverse matcher scores 1.0 where it matches
+            matched, _ = evaluate(node.query)
+            return ~matched, (~matched).astype(np.float64)
+        if isinstance(node, wq.And):
+            parts = []
+            for child in node.children():  # an And with a part matching nothing matches nothing
+                parts.append(evaluate(child))
+                if not parts[-1][0].any():
+                    return parts[-1][0], parts[-1][1]
+            matched = np.logical_and.reduce([m for m, _ in parts])
+        else:
+            parts = [evaluate(child) for child in node.children()]
+            matched = np.logical_or.reduce([m for m, _ in parts])
+        score = np.zeros(size, dtype=np.float64)
+        for m, sc in parts:
+            score += np.where(m, sc, 0.0)
+        return matched, score
+
+    from whoosh import query as wq
+
+    matched, score = evaluate(q)
+    wdocs = np.flatnonzero(matched)
+    nums = wmap[wdocs]
+    keep = lib.catalog.select(nums, mask) & (nums >= 0)
+    return nums[keep], score[wdocs[keep]]
+
+
+def _plain(q) -> bool:
+    """``q`` is made of terms under And, Or and Not only (with no boosts, scaling or minimum
+    match), with at least one term outside a Not: what ``_scored`` evaluates as Whoosh would."""
+    from whoosh import query as wq
+
+    def ok(node, negated: bool) -> tuple[bool, bool]:  # (evaluable, has a positive term)
+        if getattr(node, "boost", 1.0) != 1.0:
+            return False, False
+        if type(node) is wq.Term:
+            return True, not negated
+        if type(node) is wq.Not:
+            good, _ = ok(node.query, True)
+            return good, False
+        if type(node) is wq.And or (type(node) is wq.Or and not node.minmatch and node.scale is None):
+            results = [ok(child, negated) for child in node.children()]
+            if not results:
+                return False, False
+            return all(g for g, _ in results), any(p for _, p in results)
+        return False, False
+
+    good, positive = ok(q, False)
+    return good and positive
 
 
 MALFORMED = "无法理解这个词语检索的写法。例如：巡视 AND 整改 NOT 形式主义 year:2021"

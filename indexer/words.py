@@ -77,6 +77,7 @@ class WordIndex:
             self.ix = index.create_in(self.folder, make_schema())
         self._searcher = None
         self._docmap: tuple[object, np.ndarray] | None = None
+        self._lengths: tuple[object, np.ndarray] | None = None
 
     def docmap(self, searcher) -> np.ndarray:
         """Whoosh's internal document numbers mapped to ours (-1: deleted), cached per searcher."""
@@ -87,6 +88,48 @@ class WordIndex:
                 mapping[w] = f["docnum"]
             self._docmap = (searcher, mapping)
         return self._docmap[1]
+
+    def lengths(self, searcher) -> np.ndarray:
+        """Each Whoosh document's ``words`` length as BM25 sees it (byte-quantized), cached per searcher."""
+        if self._lengths is None or self._lengths[0] is not searcher:
+            reader = searcher.reader()
+            size = reader.doc_count_all()
+            lengths = np.fromiter((reader.doc_field_length(i, "words", 1) or 1 for i in range(size)),
+                                  dtype=np.float64, count=size)
+            self._lengths = (searcher, lengths)
+        return self._lengths[1]
+
+    def postings(self, searcher, fieldname: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """A term's postings in every segment as arrays: Whoosh document numbers (deleted ones
+        included: ``docmap`` maps them to -1) and weights (the word's count in the document).
+        Read a block at a time from Whoosh's own matchers, not a posting at a time."""
+        from whoosh.matching.wrappers import FilterMatcher
+        from whoosh.reading import TermNotFound
+
+        ids: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
+        for leaf, offset in searcher.reader().leaf_readers():
+            try:
+                m = leaf.postings(fieldname, text)
+            except TermNotFound:
+                continue
+            while isinstance(m, FilterMatcher):  # deleted documents: left to the docmap
+                m = m.child
+            blocks = all(hasattr(m, a) for a in ("_read_ids", "_read_weights", "_next_block"))
+            while m.is_active():
+                if blocks:  # whoosh3's leaf matcher: one block (up to 128 postings) at a time
+                    m._read_ids()
+                    m._read_weights()
+                    ids.append(np.asarray(m._ids, dtype=np.int64) + offset)
+                    weights.append(np.asarray(m._weights, dtype=np.float64))
+                    m._next_block()
+                else:
+                    ids.append(np.array([m.id() + offset], dtype=np.int64))
+                    weights.append(np.array([m.weight()], dtype=np.float64))
+                    m.next()
+        if not ids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        return np.concatenate(ids), np.concatenate(weights)
 
     def searcher(self):
         # Searcher.refresh() of an empty index (EmptyReader, generation None) raises TypeError on
