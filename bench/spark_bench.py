@@ -32,10 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def tree_rss(root: int) -> int:
-    """Bytes of RSS of ``root`` and all its descendants (from /proc)."""
+def tree(root: int) -> tuple[int, dict[int, float]]:
+    """Bytes of RSS of ``root`` and all its descendants, and each one's CPU seconds so far (/proc)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -43,29 +45,38 @@ def tree_rss(root: int) -> int:
             with open(f"/proc/{entry}/stat", "rb") as fh:
                 stat = fh.read().rsplit(b")", 1)[1].split()
             ppid, pages = int(stat[1]), int(stat[21])
+            cpu[int(entry)] = (int(stat[11]) + int(stat[12])) / tick  # utime + stime
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
         rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [root]
+    total, todo, seen = 0, [root], {}
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        seen[pid] = cpu.get(pid, 0.0)
         todo.extend(children.get(pid, []))
-    return total
+    return total, seen
 
 
 def measure(cmd: list[str]) -> dict:
-    """Run ``cmd``; its wall time, peak tree RSS and the JSON it prints last."""
+    """Run ``cmd``; its wall time, peak tree RSS, CPU time of its tree, the load average around it
+    and the JSON it prints last. CPU is each process's last sampled utime + stime, summed: the
+    steadier figure on a shared machine (a process's last half second, and processes shorter than
+    a sample, are missed)."""
+    load_before = os.getloadavg()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     peak = 0
+    cpu: dict[int, float] = {}
     stop = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, tree_rss(proc.pid))
+            rss, seen = tree(proc.pid)
+            peak = max(peak, rss)
+            cpu.update(seen)
             stop.wait(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -77,7 +88,9 @@ def measure(cmd: list[str]) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[3]} failed with status {proc.returncode}")
     figures = json.loads(out.splitlines()[-1])
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak / 2**20), **figures}
+    load = [round(x, 1) for x in (*load_before, *os.getloadavg())]  # 1, 5, 15 min: before, after
+    return {"seconds": round(seconds, 2), "cpu_seconds": round(sum(cpu.values()), 1),
+            "peak_rss_mb": round(peak / 2**20), "load": load, **figures}
 
 
 class _Doc:
@@ -170,7 +183,8 @@ def main() -> None:
         embedded = measure(me + ["embedded", folder, str(work / "embedded.json")])
         print(f"{name}: embedded {embedded}", file=sys.stderr, flush=True)
         spark = measure(me + ["spark", folder, str(work / "spark")])
-        print(f"{name}: spark {spark['seconds']} s, {spark['peak_rss_mb']} MB", file=sys.stderr, flush=True)
+        print(f"{name}: spark {spark['seconds']} s, {spark['cpu_seconds']} s CPU, {spark['peak_rss_mb']} MB",
+              file=sys.stderr, flush=True)
         a = json.loads((work / "embedded.json").read_text(encoding="utf-8"))
         b = json.loads((work / "spark" / "compare.json").read_text(encoding="utf-8"))
         b.pop("skipped", None)
@@ -178,6 +192,7 @@ def main() -> None:
                      "equal": a == b, "pairs": len(a["pairs"]), "minor_pairs": len(a.get("minor_pairs", [])),
                      "boilerplate": len(a["boilerplate"]), "embedded": embedded, "spark": spark,
                      "ratio_time": round(spark["seconds"] / embedded["seconds"], 2),
+                     "ratio_cpu": round(spark["cpu_seconds"] / max(0.1, embedded["cpu_seconds"]), 2),
                      "ratio_memory": round(spark["peak_rss_mb"] / max(1, embedded["peak_rss_mb"]), 2)})
         out_path.write_text(json.dumps({"runs": runs, "cpus": os.cpu_count(),
                                         "load": os.getloadavg()}, ensure_ascii=False, indent=1))

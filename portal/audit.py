@@ -39,7 +39,7 @@ ACTIONS = {
     "token_revoke": "吊销令牌", "replace": "上传新版本", "metadata": "修改元数据",
     "check": "查重检测", "stock_add": "新增套话", "stock_remove": "删除套话",
     "password_change": "修改本人密码", "password_change_failed": "修改本人密码失败",
-    "audit_export": "导出审计日志",
+    "audit_export": "导出审计日志", "compare_import": "导入 Spark 比对结果",
 }
 MAX_EXPORT = 200_000  # rows in one CSV export (the newest, when the filter matches more)
 MAX_TARGET = 500

@@ -8,7 +8,8 @@ import time
 from urllib.parse import quote
 
 import numpy as np
-from flask import Blueprint, Response, jsonify, render_template, request, send_file, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from indexer.errors import BadQuery
@@ -16,6 +17,7 @@ from indexer.errors import BadQuery
 from .audit import audit
 from .index import detection, get_index
 from .jobs import job_queue, public
+from .roles import requires
 from .views import attachment, int_arg, url_with
 
 bp = Blueprint("duplicates", __name__)
@@ -223,3 +225,26 @@ def overview() -> tuple[str, int]:
     links = doc_links(lib, ctx["listing"]) if ctx.get("listing") else {}
     status = {"computing": 202, "failed": 500}.get(ctx.get("status"), 200)
     return render_template("duplicates.html", dup=ctx, facets=unit_year_choices(lib), links=links), status
+
+
+@bp.post("/duplicates/import")
+@requires("users")
+def import_spark() -> ResponseReturnValue:
+    """An admin loads a Spark compare result (a folder on the server, ``indexer compare --import``)
+    into the overview; it is checked against the library's materials and detection options first."""
+    from indexer.spark.result import ResultMismatch, import_result
+
+    folder = request.form.get("result", "").strip()
+    if not folder:
+        flash("请填写 Spark 比对结果所在的文件夹（服务器上的路径）", "error")
+        return redirect(url_for("duplicates.overview"))
+    try:
+        info = import_result(get_index(), folder)
+    except ResultMismatch as exc:
+        audit("compare_import", folder, imported=False)
+        flash(f"未导入：{exc}", "error")
+    else:
+        audit("compare_import", folder, imported=True, documents=info["documents"], pairs=info["pairs"])
+        flash(f"已导入 Spark 比对结果：{info['documents']} 份材料，{info['pairs']} 对抄袭，"
+              f"{info['boilerplate']} 段套话")
+    return redirect(url_for("duplicates.overview"))

@@ -145,6 +145,53 @@ def test_plan_blocks_packs_by_characters():
     assert plan_blocks([], budget=10) == []
 
 
+def _result_folder(lib: Library, folder: Path, **meta) -> Path:
+    """A result folder as the job writes it, holding the index's own embedded compare."""
+    from indexer.spark.job import documents_digest, options_key
+
+    folder.mkdir()
+    (folder / "compare.json").write_text(json.dumps(lib.compare(), ensure_ascii=False), encoding="utf-8")
+    meta = {"format": 1, "options_key": options_key(lib.detect_options),
+            "documents_digest": documents_digest(d.id for d in lib.live.values()), **meta}
+    (folder / "_duizhao.json").write_text(json.dumps(meta), encoding="utf-8")
+    return folder
+
+
+def test_overview_imports_a_result_for_admins_only_and_refuses_one_of_another_state(tmp_path, samples_dir):
+    from test_portal_support import ADMIN_PASSWORD, INSPECTOR, add_user, csrf_of, login, portal_config
+
+    from portal import bootstrap, create_app
+
+    with Library(tmp_path / "index") as lib:
+        lib.add([samples_dir])
+        good = _result_folder(lib, tmp_path / "good")
+        other = _result_folder(lib, tmp_path / "other", options_key="another")
+        expected = lib.compare()
+        for name in ("compare.json", "compare.key"):  # the overview has nothing cached
+            (tmp_path / "index" / name).unlink(missing_ok=True)
+    app = create_app(portal_config(tmp_path / "index", tmp_path / "data"))
+    bootstrap(app.config)
+    add_user(app, *INSPECTOR)
+    inspector, admin = app.test_client(), app.test_client()
+    login(inspector, *INSPECTOR)
+    login(admin, "admin", ADMIN_PASSWORD)
+    assert "导入 Spark 比对结果" not in inspector.get("/duplicates").get_data(as_text=True)
+    assert inspector.post("/duplicates/import", data={"result": str(good),
+                                                      "csrf_token": csrf_of(inspector)}).status_code == 403
+    r = admin.post("/duplicates/import", data={"result": str(other), "csrf_token": csrf_of(admin)},
+                   follow_redirects=True)
+    assert "未导入：结果所用的检测参数" in r.get_data(as_text=True)
+    r = admin.post("/duplicates/import", data={"result": str(tmp_path), "csrf_token": csrf_of(admin)},
+                   follow_redirects=True)
+    assert "未导入：" in r.get_data(as_text=True) and "不是完整的 Spark 比对结果" in r.get_data(as_text=True)
+    r = admin.post("/duplicates/import", data={"result": str(good), "csrf_token": csrf_of(admin)},
+                   follow_redirects=True)
+    assert r.status_code == 200 and "已导入 Spark 比对结果" in r.get_data(as_text=True)
+    with Library(tmp_path / "index") as lib:
+        assert lib.compare(wait=False) == expected
+    assert "导入 Spark 比对结果" in admin.get("/admin/audit").get_data(as_text=True)
+
+
 def test_import_of_no_result_is_refused_in_chinese(tmp_path, capsys):
     assert cli_main(["--index", str(tmp_path / "idx"), "compare", "--import", str(tmp_path / "nothing")]) == 2
     assert "不是完整的 Spark 比对结果" in capsys.readouterr().err
