@@ -158,3 +158,19 @@ def test_library_check_report_and_compare_find_the_spun_copy(lib, tmp_path):
     assert len(pairs) == 1 and len(pairs[0]["passages"]) == 1
     passage = pairs[0]["passages"][0]
     assert sorted([tuple(passage["a"]), tuple(passage["b"])]) == sorted([a_span, b_span])
+
+
+def test_unit_pairs_do_not_depend_on_the_order_sketches_come_in():
+    """The packed-key sorts (rows in document order, 40-bit codes) and the general lexsorts agree."""
+    from indexer.detect.sentences import pairs_of_units, unit_pairs
+
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 1 << 40, 60)  # a small vocabulary: many shared features
+    sketches = [(d, np.repeat(np.arange(12), 3), rng.choice(codes, 36)) for d in range(30)]
+    ordered = unit_pairs(sketches, DEFAULTS)
+    shuffled = unit_pairs(sketches[::-1], DEFAULTS)  # documents out of order: the general sort
+    assert len(ordered) > 100
+    assert sorted(map(tuple, ordered.tolist())) == sorted(map(tuple, shuffled.tolist()))
+    big = ordered * np.array([1 << 40, 1, 1 << 40, 1])  # too large to pack: the four-key lexsort
+    small = pairs_of_units(ordered, DEFAULTS)
+    assert len(small) and (pairs_of_units(big, DEFAULTS) >> 40).tolist() == small.tolist()
