@@ -98,7 +98,8 @@ def _passage_dict(p, text_a: str, text_b: str, source: Document | None) -> dict:
     out = {"a": [p.a_start, p.a_end], "b": [p.b_start, p.b_end], "similarity": p.similarity,
            "shared_chars": p.shared_chars, "text_a": ta, "text_b": tb, "edits": edits}
     if source is not None:
-        out.update(source_id=source.id, source=source.source, source_title=source.title)
+        out.update(source_id=source.id, source=source.source, source_title=source.title,
+                   source_name=source.display_name)
     return out
 
 
@@ -255,7 +256,8 @@ def report_text(lib: Library, text: str, title: str | None = None) -> dict:
     from .text import clean_stored
 
     text = clean_stored(text)
-    document = {"id": None, "source": title or "", "title": title or "", "chars": detect.char_count(text)}
+    document = {"id": None, "source": title or "", "name": title or "", "title": title or "",
+                "chars": detect.char_count(text)}
     return _report(lib, text, fingerprint_text(text), None, document, lib.detect_options)
 
 

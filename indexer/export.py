@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import DuizhaoError
+from .store import file_name as source_file_name
 
 TEMPLATES = Path(__file__).resolve().parent / "export_templates"
 FONTS = ('"WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", '
@@ -95,6 +96,7 @@ def report_html(report: dict, text: str, *, operator: str | None = None) -> str:
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     env.filters["pct"] = pct
+    env.filters["file_name"] = source_file_name
     return env.get_template("report_print.html").render(
         r=report, doc=report.get("document") or {}, check=report.get("check") or {}, operator=operator,
         text_pieces=text_pieces(text, report), side_pieces=side_pieces, fonts=FONTS,

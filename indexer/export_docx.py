@@ -8,6 +8,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt, RGBColor
 
 from .export import pct, side_pieces, text_pieces
+from .store import file_name
 
 RED, GREY = RGBColor(0xCC, 0x00, 0x00), RGBColor(0x88, 0x88, 0x88)
 HIGHLIGHT = {"chg": WD_COLOR_INDEX.YELLOW, "own": WD_COLOR_INDEX.TURQUOISE,
@@ -52,7 +53,8 @@ def build(report: dict, text: str, *, operator: str | None, tier_names: dict[str
          f"库中 {check.get('library_documents', '')} 份材料（库状态 {check.get('library_state', '')}）"],
         ["单位", d.get("unit") or "—", "作者", d.get("author") or "—"],
         ["年度", d.get("year") or "—", "会议", d.get("meeting") or "—"],
-        ["文本 SHA-256", check.get("sha256", ""), "来源文件", d.get("source") or "—"],
+        ["文本 SHA-256", check.get("sha256", ""), "来源文件",
+         d.get("name") or file_name(d.get("source")) or "—"],
     ])
     doc.add_paragraph(check.get("definition", ""))
     if report.get("web_traces"):

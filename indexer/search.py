@@ -46,10 +46,11 @@ class Hit:
     snippet: str
     snippet_matches: list[tuple[int, int]]
     phrase: bool = False
+    name: str = ""  # the file name shown to people (``source`` is a path or ``upload:…``)
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id, "source": self.source, "title": self.title, **self.metadata,
+            "id": self.id, "source": self.source, "name": self.name, "title": self.title, **self.metadata,
             "metadata": self.metadata, "score": round(self.score, 4), "phrase": self.phrase,
             "matches": [list(m) for m in self.matches], "snippet": self.snippet,
             "snippet_matches": [list(m) for m in self.snippet_matches],
@@ -415,7 +416,8 @@ def _hit(doc: Document, text: str, folded: str, score: float, needles: list[str]
             start = folded.find(needle, start + len(needle))
     matches = _merge(folded_to_stored(text, sorted(spans)))
     snippet, marks = _snippet(text, matches)
-    return Hit(doc.id, doc.source, doc.title, doc.metadata, score, matches, snippet, marks, is_phrase)
+    return Hit(doc.id, doc.source, doc.title, doc.metadata, score, matches, snippet, marks, is_phrase,
+               doc.display_name)
 
 
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -71,6 +71,12 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def file_name(source: str | None) -> str:
+    """The file name in a source (``/path/to/材料.docx``, ``upload:<uuid>/材料.docx``, ``legacy:…``):
+    what people know a material by, where a record has no ``name`` of its own."""
+    return (source or "").removeprefix(LEGACY).replace("\\", "/").rsplit("/", 1)[-1]
+
+
 @dataclass
 class Document:
     """A stored document's identity and metadata; ``text`` is filled only when asked for."""
@@ -104,9 +110,7 @@ class Document:
     @property
     def display_name(self) -> str:
         """The file name people know the material by."""
-        if self.name:
-            return self.name
-        return self.source.removeprefix(LEGACY).replace("\\", "/").rsplit("/", 1)[-1]
+        return self.name or file_name(self.source)
 
     @property
     def metadata(self) -> dict[str, str]:

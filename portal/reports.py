@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from indexer import export
 from indexer.errors import BadQuery
+from indexer.store import file_name
 
 from .audit import audit
 from .index import detection, get_index
@@ -152,8 +153,8 @@ def report_csv(doc_id: str) -> Response:
     out.writerow(PASSAGE_HEAD)
     for p in rep["passages"]:
         out.writerow([csv_cell(v) for v in (
-            p["source_id"], p.get("source"), *p["a"], *p["b"], f"{p['similarity']:.4f}", p["shared_chars"],
-            p["text_a"], p["text_b"])])
+            p["source_id"], p.get("source_name") or file_name(p.get("source")), *p["a"], *p["b"],
+            f"{p['similarity']:.4f}", p["shared_chars"], p["text_a"], p["text_b"])])
     resp = Response("\ufeff" + buf.getvalue(), mimetype="text/csv")
     resp.headers["Content-Disposition"] = attachment(download_name(rep, "csv"), rep["document"]["id"])
     return resp

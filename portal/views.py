@@ -10,6 +10,7 @@ from urllib.parse import quote
 from flask import Flask, current_app, request, url_for
 
 from indexer.errors import BadQuery, DocumentNotFound
+from indexer.store import file_name
 
 from . import charts, highlight
 
@@ -94,6 +95,7 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.add_extension("jinja2.ext.do")
     app.jinja_env.filters["pct"] = pct
+    app.jinja_env.filters["file_name"] = file_name
     app.jinja_env.filters["when"] = when
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

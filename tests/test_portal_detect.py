@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from test_portal_support import XSS_FILE, doc_ids
 
 pytest_plugins = ["test_portal_support"]
@@ -165,3 +167,28 @@ def test_overview_links_every_material_it_names_without_walking_the_index(detect
             assert titles[i].replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;") in html
     for unit in detect_client.get("/api/documents?limit=1").get_json()["facets"].get("unit", {}):
         assert ">" + unit.replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;") + "<" in html
+
+
+def test_pages_name_materials_by_file_name_not_source_path(detect_client):
+    """Regression: search hits, the report, the compare page and the report's CSV showed a
+    material's ``source`` (an absolute path on the server, or ``upload:<uuid>/…``) where people
+    know it by its file name."""
+    docs = detect_client.get("/api/documents?limit=1000").get_json()["documents"]
+    folder = str(Path(docs[0]["source"]).parent.parent)  # the test corpus folder on this machine
+    ids = doc_ids(detect_client)
+    evil = ids["evil.txt"]
+    rep = detect_client.get(f"/api/documents/{evil}/report").get_json()
+    other = rep["sources"][0]
+    other_name = Path(other["source"]).name  # (the stand-in's sources have no ``name``)
+    hits = detect_client.get("/api/search?q=政治站位&limit=100").get_json()["hits"]
+    assert hits and all(h["name"] == Path(h["source"]).name for h in hits)
+    pages = {"/?q=政治站位&limit=100": [h["name"] for h in hits],
+             f"/documents/{evil}/report": ["evil.txt", other_name],
+             f"/compare?a={evil}&b={other['id']}": ["evil.txt", other_name],
+             f"/documents/{evil}/report.csv": [other_name]}
+    for url, names in pages.items():
+        r = detect_client.get(url)
+        text = r.get_data(as_text=True)
+        assert r.status_code == 200 and folder not in text, url
+        for name in names:
+            assert escape(name) in text or name in text, (url, name)
