@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from .cli_text import ChineseParser
 from .errors import DuizhaoError
 from .library import Library, default_index_path
 from .search import MODES
@@ -256,91 +257,104 @@ def cmd_check(lib: Library, args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="indexer", description="对照 Duizhao: 中文材料全文检索与查重")
-    ap.add_argument("--index", type=Path,
-                    help=f"index folder (default: $DUIZHAO_INDEX or {default_index_path()})")
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = ChineseParser(prog="indexer", description="对照：中文材料全文检索与查重（命令行）",
+                       epilog="各子命令的说明：indexer 子命令 -h，例如 indexer search -h")
+    ap.add_argument("--index", type=Path, metavar="文件夹",
+                    help=f"索引文件夹（默认：环境变量 DUIZHAO_INDEX，否则 {default_index_path()}）")
+    sub = ap.add_subparsers(dest="command", required=True, title="子命令", metavar="子命令")
 
-    p = sub.add_parser("add", help="add files or folders (.txt .md .docx .pdf .doc .wps)")
-    p.add_argument("paths", nargs="+", type=Path)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("add", help="加入文件或文件夹（.txt .md .docx .pdf .doc .wps）",
+                       description="把文件或文件夹中的材料加入索引；同一份材料再次加入不会重复。")
+    p.add_argument("paths", nargs="+", type=Path, metavar="路径", help="文件或文件夹，可给多个")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+    p.add_argument("-q", "--quiet", action="store_true", help="不显示进度条")
     p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("search", help="search the library")
-    p.add_argument("query", nargs="*")
-    p.add_argument("--mode", choices=MODES, default="auto")
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--offset", type=int, default=0)
-    p.add_argument("--unit")
-    p.add_argument("--year")
-    p.add_argument("--role")
-    p.add_argument("--meeting")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--batch", metavar="FILE", help="one query per line ('-' for stdin); JSON lines out")
+    p = sub.add_parser("search", help="检索材料",
+                       description="检索材料：短语（原文片段）、词语，或智能（两者结合）。")
+    p.add_argument("query", nargs="*", metavar="检索词", help="要查找的词句；加引号则按原文片段检索")
+    p.add_argument("--mode", choices=MODES, default="auto",
+                   help="检索方式：auto 智能（默认）、phrase 短语、words 词语")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="显示的条数（默认 20）")
+    p.add_argument("--offset", type=int, default=0, metavar="N", help="跳过前 N 条（翻页用）")
+    p.add_argument("--unit", metavar="单位", help="只看这个单位的材料")
+    p.add_argument("--year", metavar="年度", help="只看这一年度的材料")
+    p.add_argument("--role", metavar="职务", help="只看这个职务的材料")
+    p.add_argument("--meeting", metavar="会议", help="只看这个会议的材料")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+    p.add_argument("--batch", metavar="文件",
+                   help="批量检索：每行一个检索词（- 表示标准输入），每行输出一条 JSON")
     p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("ls", help="list documents")
-    p.add_argument("--limit", type=int, default=1_000_000)
-    p.add_argument("--offset", type=int, default=0)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("ls", help="列出材料", description="列出库中的材料。")
+    p.add_argument("--limit", type=int, default=1_000_000, metavar="N", help="最多列出的份数")
+    p.add_argument("--offset", type=int, default=0, metavar="N", help="跳过前 N 份")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
     p.set_defaults(func=cmd_ls)
 
-    p = sub.add_parser("show", help="show a document")
-    p.add_argument("id")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("show", help="显示一份材料", description="显示一份材料的元数据与全文。")
+    p.add_argument("id", metavar="编号", help="材料编号（可只写开头几位）")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("replace", help="a new version of a material from a file (the old one is kept)")
-    p.add_argument("id")
-    p.add_argument("file", type=Path)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("replace", help="用文件替换材料为新版本（旧版本保留）",
+                       description="用一个文件作为材料的新版本；编号不变，旧版本保留但不再参与检索。")
+    p.add_argument("id", metavar="编号", help="材料编号")
+    p.add_argument("file", type=Path, metavar="文件", help="新版本的文件")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
     p.set_defaults(func=cmd_replace)
 
-    p = sub.add_parser("meta", help="show or edit a material's title and metadata ('' clears a field)")
-    p.add_argument("id")
-    for name in ("title", "unit", "author", "role", "year", "meeting"):
-        p.add_argument(f"--{name}")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("meta", help="查看或修改材料的标题与元数据（'' 清空一项）",
+                       description="不带选项时显示材料的标题与元数据；带选项时修改，值为 '' 表示清空该项。")
+    p.add_argument("id", metavar="编号", help="材料编号")
+    for name, label in (("title", "标题"), ("unit", "单位"), ("author", "作者"), ("role", "职务"),
+                        ("year", "年度"), ("meeting", "会议")):
+        p.add_argument(f"--{name}", metavar=label, help=f"新的{label}")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
     p.set_defaults(func=cmd_meta)
 
-    p = sub.add_parser("versions", help="a material's earlier versions")
-    p.add_argument("id")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("versions", help="材料的历次版本", description="列出一份材料的历次版本。")
+    p.add_argument("id", metavar="编号", help="材料编号")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
     p.set_defaults(func=cmd_versions)
 
-    p = sub.add_parser("rm", help="remove a document")
-    p.add_argument("id")
+    p = sub.add_parser("rm", help="删除一份材料", description="从库中删除一份材料。")
+    p.add_argument("id", metavar="编号", help="材料编号")
     p.set_defaults(func=cmd_rm)
 
-    p = sub.add_parser("stats", help="index statistics")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("stats", help="索引概况", description="索引的材料数、字数、磁盘占用与元数据分布。")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("compare", help="copy detection over the whole library")
-    p.add_argument("--json", action="store_true", help="the JSON read by score_compare.py")
-    p.add_argument("--min-chars", type=int, default=0, help="only pairs sharing at least N characters")
-    p.add_argument("--limit", type=int, default=50, help="rows of the table (not with --json)")
+    p = sub.add_parser("compare", help="全库查重：找出互相雷同的材料对",
+                       description="全库两两比对，列出雷同材料对、材料群与反复出现的段落（套话）。"
+                                   "结果按库状态缓存。")
+    p.add_argument("--json", action="store_true", help="输出完整结果的 JSON（score_compare.py 读取的格式）")
+    p.add_argument("--min-chars", type=int, default=0, metavar="N", help="只列出重合至少 N 字的材料对")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="表格的行数（不用于 --json）")
     from .spark.command import add_arguments as spark_arguments
 
     spark_arguments(p)
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("report", help="查重报告：库中一份材料与全库对照")
-    p.add_argument("id")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--pdf", type=Path, metavar="FILE", help="写出 PDF 报告")
-    p.add_argument("--docx", type=Path, metavar="FILE", help="写出 Word 报告")
+    p = sub.add_parser("report", help="查重报告：库中一份材料与全库对照",
+                       description="库中一份材料与全库对照的查重报告。")
+    p.add_argument("id", metavar="编号", help="材料编号")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+    p.add_argument("--pdf", type=Path, metavar="文件", help="写出 PDF 报告")
+    p.add_argument("--docx", type=Path, metavar="文件", help="写出 Word 报告")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("check", help="查重报告：一份不在库中的文件与全库对照，不加入库中")
-    p.add_argument("file", type=Path)
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("check", help="查重报告：一份不在库中的文件与全库对照，不加入库中",
+                       description="一份不在库中的文件与全库对照的查重报告；文件不加入库中。")
+    p.add_argument("file", type=Path, metavar="文件", help="要检查的文件")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("upgrade", help="rebuild what an index stores with other parameters (resumable)")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("upgrade", help="按新的参数重建索引存储的内容（可中断后继续）",
+                       description="索引由旧版本写成、参数不同时，重建短语段与词索引；中断后重新运行即可继续。")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+    p.add_argument("-q", "--quiet", action="store_true", help="不显示进度条")
     p.set_defaults(func=cmd_upgrade, opens_library=False)
     return ap
 

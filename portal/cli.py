@@ -8,9 +8,10 @@ commands of ``portal.commands`` on the same app.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+
+from indexer.cli_text import ChineseParser
 
 ACCOUNT_COMMANDS = ("user", "token")
 
@@ -28,12 +29,14 @@ def accounts(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Parse ``--bind/--workers/--index/--data`` into the environment, then serve or manage accounts."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    ap = argparse.ArgumentParser(prog="portal",
-                                 description="对照：启动门户网站；或管理账号：portal user … / portal token …")
-    ap.add_argument("--bind", help="address, default 127.0.0.1:8000 ($DUIZHAO_BIND)")
-    ap.add_argument("--workers", type=int, help="worker processes ($DUIZHAO_WORKERS)")
-    ap.add_argument("--index", help="index folder ($DUIZHAO_INDEX)")
-    ap.add_argument("--data", help="data folder ($DUIZHAO_DATA)")
+    ap = ChineseParser(prog="portal",
+                       description="对照：启动门户网站；或管理账号：portal user … / portal token …")
+    ap.add_argument("--bind", metavar="地址:端口",
+                    help="监听地址，默认 127.0.0.1:8000（环境变量 DUIZHAO_BIND）")
+    ap.add_argument("--workers", type=int, metavar="N", help="工作进程数（环境变量 DUIZHAO_WORKERS）")
+    ap.add_argument("--index", metavar="文件夹", help="索引文件夹（环境变量 DUIZHAO_INDEX）")
+    ap.add_argument("--data", metavar="文件夹",
+                    help="数据文件夹：账号、审计日志、上传（环境变量 DUIZHAO_DATA）")
     split = next((i for i, a in enumerate(argv) if a in ACCOUNT_COMMANDS), len(argv))
     args = ap.parse_args(argv[:split])
     given = {"BIND": args.bind, "WORKERS": args.workers, "INDEX": args.index, "DATA": args.data}

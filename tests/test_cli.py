@@ -79,3 +79,56 @@ def test_index_from_environment(capsys, tmp_path, tiny_dir, monkeypatch):
     monkeypatch.setenv("DUIZHAO_INDEX", str(tmp_path / "envindex"))
     run(capsys, "add", "-q", str(tiny_dir))
     assert (tmp_path / "envindex" / "documents.sqlite").exists()
+
+
+def _help_of(capsys, *argv) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_help_is_chinese_with_the_option_names_kept(capsys):
+    """Regression: ``indexer --help`` and every subcommand's help were English (argparse's own words
+    too: usage, options, "show this help message and exit")."""
+    import re
+
+    from indexer.cli import build_parser
+
+    top = _help_of(capsys)
+    assert top.startswith("用法：indexer") and "选项：" in top and "显示本帮助并退出" in top
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"add", "search", "compare", "report", "check", "upgrade"} <= set(commands)
+    for name in commands:
+        text = _help_of(capsys, name)
+        assert text.startswith(f"用法：indexer {name}") and "显示本帮助并退出" in text
+        words = re.sub(r"-?-[\w-]+|\{[^}]*\}|indexer \w+|pip install|Spark master|Java 17", "", text)
+        assert not re.search(r"[A-Za-z]{2,} [A-Za-z]{2,}", words), (name, text)  # no English phrase left
+        for line in text.splitlines():  # every option explained
+            if line.startswith("  --") and not line.startswith("  --mode") and not line.startswith("  --engine"):
+                assert len(line.split(None, 2)) == 3 or "--index" in line, line
+    assert "--index" in top and "--mode {auto,phrase,words}" in _help_of(capsys, "search")
+
+
+def test_usage_errors_are_chinese(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["add"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "错误：缺少必需的参数：路径" in err and "usage" not in err
+    with pytest.raises(SystemExit):
+        main(["search", "x", "--bogus"])
+    assert "无法识别的参数：--bogus" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["nonsense"])
+    assert "无效的选择 'nonsense'" in capsys.readouterr().err
+
+
+def test_other_parsers_keep_their_words():
+    """The Chinese words apply to our parsers only (gunicorn's, in the same process, keeps its own)."""
+    import argparse
+
+    from indexer.cli import build_parser
+
+    build_parser().format_help()
+    assert "show this help message and exit" in argparse.ArgumentParser(prog="x").format_help()
