@@ -35,6 +35,8 @@ def default_index_path() -> Path:
     return Path(os.environ.get("DUIZHAO_INDEX") or DEFAULT_INDEX)
 
 
+FILTERED_KEPT = 8  # unit/year filters of the overview kept per process (see Library.duplicates)
+
 class Library:
     """An index folder; open it with ``Library(path)`` (created if missing)."""
 
@@ -48,6 +50,7 @@ class Library:
         self._generation = -1
         self._catalog = Catalog([])
         self._compare: tuple[str, dict] | None = None
+        self._filtered: dict[tuple[str | None, str | None], tuple[dict, dict]] = {}  # see duplicates
         self._options = None
         if needs_repair(self):
             recover(self)
@@ -308,9 +311,20 @@ class Library:
         from . import copies
 
         result = self.compare(wait=wait)
-        if result is None:
+        if result is None or (not unit and not year):
             return result
-        return copies.filter_compare(self, result, unit=unit, year=year)
+        # Filtering walks every occurrence of every boilerplate passage (about two million on
+        # 10,000 materials, a second): the last few filters are kept per compare result. They share
+        # the result's dicts, so each costs only its lists.
+        found = self._filtered.pop((unit, year), None)
+        if found is None or found[0] is not result:
+            found = (result, copies.filter_compare(self, result, unit=unit, year=year))
+        self._filtered[(unit, year)] = found  # most recent last
+        for stale in [k for k, (r, _) in self._filtered.items() if r is not result]:
+            del self._filtered[stale]
+        while len(self._filtered) > FILTERED_KEPT:
+            del self._filtered[next(iter(self._filtered))]
+        return found[1]
 
     # -- writing (see ``indexer.writer``) ------------------------------------------------------
 

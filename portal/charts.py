@@ -170,7 +170,8 @@ def cluster_graph(dup: dict, *, max_nodes: int = 80, max_clusters: int = 12, wid
     return Graph(width, int(y + row_h) if nodes else 0, nodes, edges, len(chosen), hidden)
 
 
-_last: list = []  # (the inputs the charts were drawn from, the charts): one overview per process
+_drawn: dict[tuple[int, ...], tuple[tuple, dict]] = {}  # ids of the inputs -> (the inputs, the charts)
+KEPT = 8  # the whole library's overview and a few unit/year filters per process
 
 
 def overview_charts(dup: dict) -> dict:
@@ -178,8 +179,12 @@ def overview_charts(dup: dict) -> dict:
     corpus compare hands out the same lists until the library changes, so a process draws its
     charts once per library state and filter (the inputs are held, so identity means equality)."""
     inputs = tuple(dup.get(k) for k in ("documents", "pairs", "minor_pairs", "clusters"))
-    if _last and all(a is b for a, b in zip(_last[0], inputs)):
-        return _last[1]
-    charts = {"ratios": ratio_histogram(dup), "sources": top_sources(dup), "graph": cluster_graph(dup)}
-    _last[:] = [inputs, charts]
-    return charts
+    key = tuple(id(x) for x in inputs)
+    found = _drawn.pop(key, None)
+    if found is None or not all(a is b for a, b in zip(found[0], inputs)):
+        charts = {"ratios": ratio_histogram(dup), "sources": top_sources(dup), "graph": cluster_graph(dup)}
+        found = (inputs, charts)
+    _drawn[key] = found  # most recent last
+    while len(_drawn) > KEPT:
+        del _drawn[next(iter(_drawn))]
+    return found[1]

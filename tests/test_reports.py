@@ -231,3 +231,23 @@ def test_stock_usage_from_the_compare_matches_a_scan(rlib):
     heading = next(p for p in scanned if p["phrase"] == "存在的主要问题")
     assert len(heading["documents"]) == 4 and [p["phrase"] for p in scanned].count("存在的主要问题") == 1
     assert stocklist.usage(rlib, None, scan_limit=1) is None  # a large library waits for the compare
+
+
+def test_filtered_overview_kept_per_compare_result(rlib, tmp_path, own_texts):
+    """Regression (page timings): every look at the overview of one unit or year filtered the whole
+    compare again (every occurrence of every boilerplate passage: a second on 10,000 materials)."""
+    from indexer import library
+
+    whole = rlib.duplicates()
+    year = rlib.duplicates(year="2021")
+    assert rlib.duplicates(year="2021") is year and rlib.duplicates() is whole
+    for i in range(library.FILTERED_KEPT):  # older filters make way for newer ones
+        rlib.duplicates(unit=f"单位{i}")
+    assert rlib.duplicates(year="2021") is not year
+    assert rlib.duplicates(year="2021") == year
+    extra = tmp_path / "extra.txt"
+    extra.write_text("第9号材料\n" + own_texts[0], encoding="utf-8")
+    rlib.add([extra])
+    after = rlib.duplicates(year="2021")  # a new library state: filtered anew
+    assert after is not year and rlib.duplicates(year="2021") is after
+    assert len(rlib._filtered) == 1
