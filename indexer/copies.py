@@ -53,7 +53,7 @@ def local_index(lib: Library, fps, self_num: int | None, opts: detect.DetectOpti
     pairs = np.unique(np.stack([h, docs.astype(np.uint64)]), axis=1)  # (hash, doc) once each
     df = dict(zip(*np.unique(pairs[0], return_counts=True), strict=True))
     counts = dict(zip(*np.unique(h, return_counts=True), strict=True))
-    threshold = docs_threshold(opts, len(lib.live) + (self_num is None))
+    threshold = docs_threshold(opts, len(lib) + (self_num is None))
     usable = {int(x) for x, n in df.items() if n < threshold and counts[x] <= opts.max_postings}
     use = np.isin(h, np.fromiter(usable, dtype=np.uint64, count=len(usable)))
     candidates = sorted(set(docs[use].tolist()) - {self_num})
@@ -107,7 +107,7 @@ def _analyse(lib: Library, text: str, fps, self_num: int | None, opts: detect.De
     """The document's matches against the library, its normalized text and its stock mask."""
     index = local_index(lib, fps, self_num, opts)
     matches = detect.match_document(fps, text, index, _loader(lib), options=opts, self_id=self_num,
-                                    corpus_docs=len(lib.live))
+                                    corpus_docs=len(lib))
     norm = detect.normalize(text)
     return matches, norm, text_stock_mask(norm, opts), index
 
@@ -125,7 +125,7 @@ def _report(lib: Library, text: str, fps, self_num: int | None, document: dict,
             opts: detect.DetectOptions = detect.DEFAULTS) -> dict:
     matches, norm, stock, index = _analyse(lib, text, fps, self_num, opts)
     summary = detect.copy_report(matches, norm, min_chars=opts.min_chars)
-    live = lib.live
+    live = lib.catalog  # a few sources' metadata, not every material's
     texts = lib.texts(p.b for p in matches.pairs)
     figures, others = {}, {}
     for pair in matches.pairs:
@@ -187,7 +187,7 @@ def check_meta(lib: Library, text: str) -> dict:
     stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(now))
     return {"number": f"DZ-{stamp}-{digest[:8].upper()}", "checked_at": now,
             "checked_at_text": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)),
-            "library_documents": len(lib.live), "library_state": state, "sha256": digest,
+            "library_documents": len(lib), "library_state": state, "sha256": digest,
             "definition": CHAR_DEFINITION}
 
 

@@ -84,7 +84,8 @@ class Library:
         if gen == self._generation:
             return
         self.segments.reload()
-        self._catalog = Catalog(self.store.all())
+        changed = self.store.changed_since(self._generation) if self._generation >= 0 else None
+        self._catalog = self._catalog.updated(self.store, changed)  # reads the changed rows only
         self._generation = gen
 
     @property
@@ -95,20 +96,21 @@ class Library:
 
     @property
     def live(self) -> dict[int, Document]:
-        """Live documents by docnum (metadata only)."""
+        """Live documents by docnum (metadata only; every document's is read on first use)."""
         return self.catalog.by_num
 
     def __len__(self) -> int:
-        return len(self.live)
+        return len(self.catalog)
 
     def resolve(self, doc_id: str) -> Document:
         """The document with this id (or unambiguous id prefix of 6+ characters)."""
-        by_id = self.catalog.by_id
-        doc = by_id.get(doc_id)
+        catalog = self.catalog
+        find = catalog.by_id.get if catalog.loaded else lambda i: self.store.get(i, with_text=False)
+        doc = find(doc_id)
         if doc is None and len(doc_id) >= 6:
             found = self.store.find_prefix(doc_id)
             if len(found) == 1:
-                doc = by_id.get(found[0])
+                doc = find(found[0])
         if doc is None:
             raise DocumentNotFound(doc_id)
         return doc

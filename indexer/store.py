@@ -51,6 +51,21 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# The change log: which rows each generation added, changed or deleted, so that a reader brings its
+# catalog up to date by reading those rows only (``Library.refresh``). Triggers write it, whatever
+# code writes the rows; ``state`` key ``changes_since`` is the generation it starts after, and
+# entries older than ``CHANGES_KEPT`` generations are dropped (a reader that far behind reads all).
+_NEXT_GENERATION = "coalesce((SELECT CAST(value AS INTEGER) FROM state WHERE key='generation'), 0) + 1"
+_CHANGES_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS changes (generation INTEGER NOT NULL, docnum INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS changes_generation ON changes(generation)",
+    *(f"CREATE TRIGGER IF NOT EXISTS documents_{name} AFTER {what} ON documents BEGIN"
+      f" INSERT INTO changes VALUES ({_NEXT_GENERATION}, {row}.docnum); END"
+      for name, what, row in (("inserted", "INSERT", "NEW"), ("updated", "UPDATE", "NEW"),
+                              ("deleted", "DELETE", "OLD"))),
+)
+CHANGES_SINCE = "changes_since"
+CHANGES_KEPT = 1000
 _IDENTITY_COLUMNS = {"name": "TEXT", "uploader": "TEXT", "digest": "TEXT",
                      "version": "INTEGER NOT NULL DEFAULT 1"}
 _IDENTITY_SCHEMA = """
@@ -168,6 +183,7 @@ class Store:
         self.db.executescript(_SCHEMA)
         self._migrate()
         self._recount_chars()
+        self._log_changes()
 
     def _migrate(self) -> None:
         """Bring an index written before identity existed up to date (see the module docstring);
@@ -223,6 +239,16 @@ class Store:
             self.db.execute("INSERT OR IGNORE INTO state(key, value) VALUES(?, ?)",
                             (CHARS_KEY, CHARS_NORMALIZED))
 
+    def _log_changes(self) -> None:
+        """Start the change log (see ``_CHANGES_SCHEMA``) in an index that has none; idempotent."""
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='documents_deleted'").fetchone():
+            return
+        with self._transaction():
+            for statement in _CHANGES_SCHEMA:
+                self.db.execute(statement)
+            self.db.execute("INSERT OR IGNORE INTO state(key, value) SELECT ?, coalesce("
+                            "(SELECT value FROM state WHERE key='generation'), '0')", (CHANGES_SINCE,))
+
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """One write transaction (``BEGIN IMMEDIATE``), rolled back on any error."""
@@ -252,6 +278,30 @@ class Store:
     def all(self) -> list[Document]:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM documents ORDER BY docnum").fetchall()
         return [_row_to_doc(r) for r in rows]
+
+    def docnums(self) -> list[int]:
+        """The live docnums, ascending (read from an index: the rows and their texts stay on disk)."""
+        return [r[0] for r in self.db.execute("SELECT docnum FROM documents ORDER BY docnum")]
+
+    def documents(self, docnums: Iterable[int]) -> list[Document]:
+        """The documents (metadata only) of these docnums that exist, by docnum."""
+        nums = sorted(set(docnums))
+        out: list[Document] = []
+        for i in range(0, len(nums), 500):
+            chunk = nums[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            out += [_row_to_doc(r) for r in self.db.execute(
+                f"SELECT {_COLUMNS} FROM documents WHERE docnum IN ({marks}) ORDER BY docnum", chunk)]
+        return sorted(out, key=lambda d: d.docnum)
+
+    def changed_since(self, generation: int) -> set[int] | None:
+        """The docnums added, changed or deleted after ``generation``; None when the change log does
+        not reach back that far (the caller reads everything)."""
+        row = self.db.execute("SELECT value FROM state WHERE key=?", (CHANGES_SINCE,)).fetchone()
+        if row is None or generation < int(row[0]):
+            return None
+        rows = self.db.execute("SELECT docnum FROM changes WHERE generation > ?", (generation,))
+        return {r[0] for r in rows}
 
     def page(self, limit: int, offset: int) -> list[Document]:
         rows = self.db.execute(
@@ -375,3 +425,8 @@ class Store:
             "INSERT INTO state(key, value) VALUES('generation', '1') ON CONFLICT(key) DO UPDATE"
             " SET value = CAST(value AS INTEGER) + 1"
         )
+        oldest = self.generation() - CHANGES_KEPT
+        if oldest > 0 and oldest % 100 == 0:  # drop the oldest changes now and then
+            self.db.execute("DELETE FROM changes WHERE generation <= ?", (oldest,))
+            self.db.execute("UPDATE state SET value=? WHERE key=? AND CAST(value AS INTEGER) < ?",
+                            (str(oldest), CHANGES_SINCE, oldest))

@@ -127,7 +127,7 @@ def reconcile(lib: Library) -> None:
 
 def merge(lib: Library) -> None:
     """Run the segment merge policy over the live documents (after every commit and reconcile)."""
-    lib.segments.maybe_merge(set(lib.live), lib.fingerprints)
+    lib.segments.maybe_merge(lib.catalog.docnums, lib.fingerprints)
 
 
 @contextmanager
@@ -282,8 +282,7 @@ class IndexWriter:
 
     def _ingest(self, prepared: Iterator[ingest.Prepared], report: AddReport, bar, on_result) -> None:
         lib = self.lib
-        lib._generation = -1
-        by_source = {d.source: d for d in lib.live.values()}
+        by_source = lib.store.by_source  # one indexed lookup per file: never the whole catalog
         seen: dict[str, tuple[str, str]] = {}  # source → (digest, id) of the files met in this run
         pending: list[_Pending] = []
         size = 0
@@ -307,9 +306,9 @@ class IndexWriter:
                 else:
                     emit(FileResult(path, job.source, "skipped", reason="文件在读取期间被修改，请重新添加"))
                 continue
-            old = by_source.get(job.source)
+            old = by_source(job.source)
             if old is None and job.rel and not job.source.startswith(UPLOAD):
-                old = self._claim_legacy(by_source.get(LEGACY + job.rel), job, prep)
+                old = self._claim_legacy(by_source(LEGACY + job.rel), job, prep)
             if old is not None and (old.digest == prep.digest
                                     or prep.digest in lib.store.version_digests(old.id)):
                 seen[job.source] = (prep.digest, old.id)

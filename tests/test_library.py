@@ -218,3 +218,104 @@ def test_kill_9_during_new_versions_loses_no_material(tmp_path, samples_dir):
         assert all(d.version == 2 for d in lib.live.values())
         assert lib.search("初稿", mode="phrase").total == 0 and lib.search("定稿", mode="words").total == 160
         assert all(len(lib.versions(i)) == 1 for i in ids)
+
+
+def _catalog_state(lib) -> list[dict]:
+    return [{**d.to_dict(), "docnum": d.docnum} for d in lib.live.values()]
+
+
+def test_a_reader_follows_every_change_reading_only_the_changed_rows(tmp_path, tiny_dir, monkeypatch):
+    """Another process's adds, new versions, metadata edits and removals reach a reader's catalog
+    through the change log: the rows that changed are read, never the whole catalog again, and the
+    catalog equals one read from scratch (docnums ascending)."""
+    from indexer.store import Store
+
+    writer_lib = Library(tmp_path / "index")
+    reader = Library(tmp_path / "index")
+    writer_lib.add([tiny_dir])
+    assert len(reader) == 3 and len(_catalog_state(reader)) == 3  # read once, whole
+    whole_reads = []
+    read_all = Store.all
+    monkeypatch.setattr(Store, "all", lambda self: whole_reads.append(self is reader.store) or read_all(self))
+
+    def fresh_codes(state):
+        values, codes = {}, [-1] * (max((d["docnum"] for d in state), default=0) + 1)
+        for d in state:
+            if d["unit"]:
+                codes[d["docnum"]] = values.setdefault(d["unit"], len(values))
+        return codes
+
+    def step(action):
+        action()
+        got = _catalog_state(reader)
+        with Library(tmp_path / "index") as fresh:
+            want = _catalog_state(fresh)
+        assert got == want and [d["docnum"] for d in got] == sorted(d["docnum"] for d in got)
+        assert reader.catalog.codes["unit"].tolist() == fresh_codes(want)
+
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "d.txt").write_text("新增的一份材料，讲基层治理。", encoding="utf-8")
+    step(lambda: writer_lib.add([extra]))
+    a = next(d for d in writer_lib.live.values() if d.name == "a.txt")
+    step(lambda: writer_lib.update_metadata(a.id, unit="某县纪委", title="改过的标题"))
+    (tiny_dir / "b.txt").write_text("乙材料的第二版，内容改了。", encoding="utf-8")
+    step(lambda: writer_lib.add([tiny_dir]))
+    step(lambda: writer_lib.remove(a.id))
+    assert True not in whole_reads
+    writer_lib.close()
+    reader.close()
+
+
+def test_a_reader_behind_the_change_log_reads_everything(tmp_path, tiny_dir, monkeypatch):
+    """Changes older than the log keeps (``CHANGES_KEPT`` generations) are dropped; a reader that far
+    behind reads the whole catalog again, and is right."""
+    from indexer import store as store_module
+
+    monkeypatch.setattr(store_module, "CHANGES_KEPT", 3)
+    writer_lib, reader = Library(tmp_path / "index"), Library(tmp_path / "index")
+    writer_lib.add([tiny_dir])
+    assert len(reader.live) == 3
+    doc = next(iter(writer_lib.live.values()))
+    for i in range(110):  # generations 2..111: the log is cut at 100 - 3
+        writer_lib.update_metadata(doc.id, year=str(1900 + i))
+    assert writer_lib.store.changed_since(1) is None
+    assert reader.live[doc.docnum].year == "2009"
+    with Library(tmp_path / "index") as fresh:
+        assert _catalog_state(reader) == _catalog_state(fresh)
+    writer_lib.close()
+    reader.close()
+
+
+def test_an_index_without_a_change_log_gets_one(tmp_path, tiny_dir):
+    """Indexes written before the change log get it when opened; their readers start from a whole read."""
+    import sqlite3
+
+    with Library(tmp_path / "index") as lib:
+        lib.add([tiny_dir])
+    db = sqlite3.connect(tmp_path / "index" / "documents.sqlite")
+    for name in ("inserted", "updated", "deleted"):
+        db.execute(f"DROP TRIGGER documents_{name}")
+    db.execute("DROP TABLE changes")
+    db.execute("DELETE FROM state WHERE key='changes_since'")
+    db.commit()
+    db.close()
+    writer_lib, reader = Library(tmp_path / "index"), Library(tmp_path / "index")
+    assert len(reader.live) == 3
+    doc = next(iter(writer_lib.live.values()))
+    writer_lib.update_metadata(doc.id, unit="某单位")
+    assert writer_lib.store.changed_since(writer_lib.store.generation() - 1) == {doc.docnum}
+    assert reader.live[doc.docnum].unit == "某单位"
+    writer_lib.close()
+    reader.close()
+
+
+def test_a_check_reads_no_catalog(sample_lib, monkeypatch, samples_dir):
+    """``indexer check``: the live docnums and the sources' own rows, never every material's metadata."""
+    from indexer.store import Store
+
+    text = next(samples_dir.glob("*.txt")).read_text(encoding="utf-8")
+    with Library(sample_lib.path) as lib:
+        monkeypatch.setattr(Store, "all", lambda self: pytest.fail("the whole catalog was read"))
+        rep = lib.report_text(text, title="x.txt")
+    assert rep["sources"] and rep["sources"][0]["id"] and rep["check"]["library_documents"] == len(sample_lib)
