@@ -144,9 +144,10 @@ def child_spark(folder: str, out_dir: str, master: str, partitions: int | None) 
     import logging
 
     from indexer.spark import job
+    from indexer.spark.session import session
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    spark = job.session(master=master, conf=[("spark.ui.showConsoleProgress", "false")])
+    spark = session(master=master)
     spark.sparkContext.setLogLevel("ERROR")
     out = job.run(spark, folder, out_dir, settings=job.JobSettings(partitions=partitions))
     spark.stop()

@@ -147,7 +147,7 @@ def test_plan_blocks_packs_by_characters():
 
 def _result_folder(lib: Library, folder: Path, **meta) -> Path:
     """A result folder as the job writes it, holding the index's own embedded compare."""
-    from indexer.spark.job import documents_digest, options_key
+    from indexer.spark.result import documents_digest, options_key
 
     folder.mkdir()
     (folder / "compare.json").write_text(json.dumps(lib.compare(), ensure_ascii=False), encoding="utf-8")
@@ -214,7 +214,7 @@ def _need_spark():
 @pytest.fixture(scope="module")
 def spark():
     _need_spark()
-    from indexer.spark.job import session
+    from indexer.spark.session import session
 
     s = session(master="local[2]", conf=[("spark.ui.enabled", "false"), ("spark.sql.shuffle.partitions", "4"),
                                          ("spark.default.parallelism", "2")])

@@ -85,8 +85,10 @@ def run_compare(lib: Library, args) -> int | None:
     if args.input and not args.output:
         raise DuizhaoError("用 --input 时请用 --output 指定结果目录")
     job = _job()
+    from indexer.spark.session import parse_conf, session
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s 对照 %(message)s", stream=sys.stderr)
-    spark = job.session(master=args.master or "local[2]", conf=job.parse_conf(args.conf))
+    spark = session(master=args.master or "local[2]", conf=parse_conf(args.conf))
     spark.sparkContext.setLogLevel("WARN")
     source = args.input or str(lib.path)
     output = args.output or str(lib.path / RESULT_FOLDER)

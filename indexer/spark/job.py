@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import logging
 import math
 import os
@@ -46,6 +45,8 @@ if __package__ in (None, ""):  # run as a file by spark-submit: make ``indexer``
 
 from indexer.detect.options import DEFAULTS, DetectOptions
 from indexer.spark import stages
+from indexer.spark.result import RESULT_FORMAT, documents_digest, options_key
+from indexer.spark.session import parse_conf, session, stock_options
 from indexer.spark.sources import (
     Material,
     Skipped,
@@ -61,11 +62,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger("duizhao.spark")
-
-RESULT_FORMAT = 1
-META_FILE = "_duizhao.json"
-JSON_FILE = "compare.json"
-
 
 @dataclass(frozen=True)
 class JobSettings:
@@ -104,16 +100,6 @@ def plan_blocks(chars: list[int], *, budget: int) -> list[int]:
         out.append(block)
         used += n
     return out
-
-
-def options_key(opts: DetectOptions) -> str:
-    """The options' digest, as ``Library`` keys its compare cache."""
-    return hashlib.sha256(repr(opts).encode("utf-8")).hexdigest()[:16]
-
-
-def documents_digest(ids: Iterable[str]) -> str:
-    """A digest of a set of document ids (what an index must hold for a result to be imported)."""
-    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
 
 
 def _identity(key: int) -> int:
@@ -315,43 +301,6 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
         meta["stages"] = timing.stages
     out["_meta"] = meta
     return out
-
-
-def session(*, master: str | None = None, conf: Iterable[tuple[str, str]] = (),
-            app_name: str = "duizhao-compare") -> SparkSession:
-    """A SparkSession (``master`` and ``conf`` as spark-submit takes them); the workers run this
-    Python, so the ``indexer`` package they import is this one."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false")
-    if not any(key == "spark.python.daemon.module" for key, _ in conf):  # workers fork warm: daemon.py
-        builder = builder.config("spark.python.daemon.module", "indexer.spark.daemon")
-    if master:
-        builder = builder.master(master)
-    for key, value in conf:
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
-
-
-def parse_conf(items: Iterable[str]) -> list[tuple[str, str]]:
-    """``key=value`` strings (``--conf``) as pairs; a malformed one is a usage error."""
-    out = []
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SourceError(f"--conf 应写成 键=值：{item}")
-        out.append((key.strip(), value))
-    return out
-
-
-def stock_options(path: str | None) -> DetectOptions | None:
-    """Detection options with the user's own stock phrases (one per line), as an index's are."""
-    if not path:
-        return None
-    with open(path, encoding="utf-8-sig") as fh:
-        phrases = tuple(x.strip() for x in fh if x.strip() and not x.lstrip().startswith("#"))
-    return dataclasses.replace(DEFAULTS, stock_phrases=phrases)
 
 
 def build_parser() -> argparse.ArgumentParser:

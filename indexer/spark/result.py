@@ -10,7 +10,9 @@ options, so the portal never shows a result computed for another state of the li
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,12 +21,23 @@ from indexer.errors import DuizhaoError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from indexer.detect.options import DetectOptions
     from indexer.library import Library
 
 META_FILE = "_duizhao.json"
 JSON_FILE = "compare.json"
 RESULT_FORMAT = 1
 EXTRA_KEYS = ("skipped", "_meta")  # in the job's result, not in the embedded compare's
+
+
+def options_key(opts: DetectOptions) -> str:
+    """The options' digest, as ``Library`` keys its compare cache."""
+    return hashlib.sha256(repr(opts).encode("utf-8")).hexdigest()[:16]
+
+
+def documents_digest(ids: Iterable[str]) -> str:
+    """A digest of a set of document ids (what an index must hold for a result to be imported)."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
 
 
 class ResultMismatch(DuizhaoError):
@@ -138,8 +151,6 @@ def load_result(path: str | Path) -> tuple[dict, dict]:
 def import_result(lib: Library, path: str | Path) -> dict:
     """Load a Spark result into ``lib``'s compare cache, after checking that it was computed for the
     index's current documents with its detection options. Returns a short summary."""
-    from indexer.spark.job import documents_digest, options_key
-
     out, meta = load_result(path)
     key = lib.cache_key()
     if meta.get("options_key") != options_key(lib.detect_options):
