@@ -45,8 +45,9 @@ def unit_similarity(ua: Units, ub: Units) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _similarity(ua: Units, ub: Units) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """``unit_similarity`` and the join it sums over: (rows of a, rows of b, cell) for every pair of
-    feature rows with the same feature, cell = unit of a * units of b + unit of b.
+    """``unit_similarity`` and the join it sums over: every pair of feature rows (of ``by_code``) with
+    the same feature, as rows of a, how many rows of b each is joined to, the rows of b, and the
+    cell (unit of a * units of b + unit of b).
 
     Each document's rows grouped by feature (``Units.by_code``) are computed once, so a pair costs two
     binary searches over the distinct features and the join of the shared ones."""
@@ -66,22 +67,20 @@ def _similarity(ua: Units, ub: Units) -> tuple[np.ndarray, np.ndarray, tuple[np.
     wb = fb.logtf * np.repeat(np.log1p((na + nb) / sf_b), fb.df)
     norm_a = np.sqrt(np.bincount(fa.unit, weights=wa * wa, minlength=na))
     norm_b = np.sqrt(np.bincount(fb.unit, weights=wb * wb, minlength=nb))
-    # every (row of a, row of b) of a shared feature: its ca * cb combinations
-    m = ca * cb
-    k = np.repeat(np.arange(len(ia)), m)
-    off = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m)
-    per = cb[k]
-    ra = fa.head[ia][k] + off // per
-    rb = fb.head[ib][k] + off % per
-    cell = fa.unit[ra] * nb + fb.unit[rb]
-    dot = np.bincount(cell, weights=wa[ra] * wb[rb], minlength=na * nb).reshape(na, nb)
+    # every (row of a, row of b) of a shared feature: each row of a with the feature's cb rows of b
+    rows_a = np.repeat(fa.head[ia], ca) + (np.arange(int(ca.sum())) - np.repeat(np.cumsum(ca) - ca, ca))
+    per = np.repeat(cb, ca)  # rows of b joined to each row of a
+    before = np.cumsum(per) - per
+    rb = np.repeat(np.repeat(fb.head[ib], ca) - before, per) + np.arange(int(per.sum()))
+    cell = np.repeat(fa.unit[rows_a] * nb, per) + fb.unit[rb]
+    dot = np.bincount(cell, weights=np.repeat(wa[rows_a], per) * wb[rb], minlength=na * nb).reshape(na, nb)
     shared = np.bincount(cell, minlength=na * nb).reshape(na, nb)
     cosine, dice = np.zeros((na, nb)), np.zeros((na, nb))
     norms = np.outer(norm_a, norm_b)
     np.divide(dot, norms, out=cosine, where=norms > 0)
     sizes = fa.size[:, None] + fb.size[None, :]
     np.divide(2 * shared, sizes, out=dice, where=sizes > 0)
-    return cosine, dice, (fa.row[ra], fb.row[rb], cell)
+    return cosine, dice, (rows_a, per, rb, cell)
 
 
 def sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.ndarray | None = None,
@@ -91,7 +90,7 @@ def sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.nd
     Units mostly boilerplate seed nothing; a unit pair is kept only when each unit is the other's best
     match, so a sentence next to a copied passage cannot pair with one inside it.
     """
-    cosine, dice, (ra, rb, cell) = _similarity(ua, ub)
+    cosine, dice, join = _similarity(ua, ub)
     if not cosine.size:
         return np.zeros((0, 4), dtype=np.int64)
     ok = (cosine >= opts.unit_cosine) & (dice >= opts.unit_dice) & (dice > 0)  # a seed shares features
@@ -102,7 +101,7 @@ def sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.nd
     score = np.where(ok, cosine, -1.0)
     best = (score == score.max(axis=1, keepdims=True)) & (score == score.max(axis=0, keepdims=True))
     i, j = np.nonzero(ok & best)
-    return _trim(ua, i, ub, j, (ra, rb, cell), opts.unit_trim_slack)
+    return _trim(ua, i, ub, j, join, opts.unit_trim_slack)
 
 
 def _trim(ua: Units, i: np.ndarray, ub: Units, j: np.ndarray, join: tuple[np.ndarray, ...],
@@ -110,12 +109,12 @@ def _trim(ua: Units, i: np.ndarray, ub: Units, j: np.ndarray, join: tuple[np.nda
     """Units i of a and j of b (pairwise) cut to the stretch between their first and last shared
     feature when more than ``slack`` characters lie outside it: a short sentence joined to a copied
     one, or a long filler, is no copy; a changed last word is."""
-    ra, rb, cell = join
+    rows_a, per, rb, cell = join
     nb = len(ub)
     seeded = np.zeros(len(ua) * nb, dtype=bool)
     seeded[i * nb + j] = True  # (i, j) ascend in row-major order, as the cells sorted below
     keep = seeded[cell]
-    ra, rb, cell = ra[keep], rb[keep], cell[keep]
+    ra, rb, cell = ua.by_code.row[np.repeat(rows_a, per)[keep]], ub.by_code.row[rb[keep]], cell[keep]
     order = np.argsort(cell, kind="stable")
     ra, rb, cell = ra[order], rb[order], cell[order]
     heads = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])  # one group per seed: seeds share features

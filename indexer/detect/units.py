@@ -37,8 +37,8 @@ _BIGRAM_END = np.int64(1) << np.int64(42)  # two code points of 21 bits
 
 @dataclass(frozen=True)
 class Units:
-    """A document's units: normalized spans [start, end) and their features as sorted unique
-    (unit, feature code) rows with the feature's count in the unit."""
+    """A document's units: normalized spans [start, end) and their features as unique (feature
+    code, unit) rows, sorted so, with the feature's count in the unit."""
 
     starts: np.ndarray
     ends: np.ndarray
@@ -55,8 +55,11 @@ class Units:
     def by_code(self) -> ByCode:
         """The feature rows grouped by feature, computed once per document (a corpus compare pairs
         one document with many)."""
-        order = np.argsort(self.code, kind="stable")
-        code = self.code[order]
+        code = self.code
+        order = np.arange(len(code))
+        if len(code) and (code[1:] < code[:-1]).any():  # ``features`` gives them by feature already
+            order = np.argsort(code, kind="stable")
+            code = code[order]
         head = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.zeros(0, np.int64)
         df = np.diff(np.append(head, len(code)))
         return ByCode(code[head], head, df, self.unit[order], 1 + np.log(self.count[order]), order,
@@ -177,14 +180,14 @@ def features(norm: Normalized, opts: DetectOptions, lexicon: Lexicon | None = No
     if not len(code):
         z = np.zeros(0, dtype=np.int64)
         return Units(starts, ends, z, z, z, z, z)
-    if len(starts) < 1 << 20:  # one int64 key (unit, code) sorts faster than three keys
+    if len(starts) < 1 << 20:  # one int64 key (code, unit) sorts faster than a lexsort
         # bigram codes take 42 bits, class codes go right above them
-        key = (unit_of << np.int64(43)) | np.where(code >= CLASS_BASE, code - CLASS_BASE + _BIGRAM_END, code)
+        key = (np.where(code >= CLASS_BASE, code - CLASS_BASE + _BIGRAM_END, code) << np.int64(20)) | unit_of
         order = np.argsort(key)
         key = key[order]
         new = np.r_[True, key[1:] != key[:-1]]
     else:
-        order = np.lexsort((code, unit_of))
+        order = np.lexsort((unit_of, code))
         new = np.r_[True, (unit_of[order][1:] != unit_of[order][:-1]) | (code[order][1:] != code[order][:-1])]
     unit_of, code, pos = unit_of[order], code[order], pos[order]
     first = np.flatnonzero(new)
