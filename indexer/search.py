@@ -218,12 +218,15 @@ def _words_search(lib: Library, text: str, mask: np.ndarray, *, strict: bool):
     if scored is not None:  # the usual query: matched and ranked at once over posting arrays
         nums, scores = scored
         order = np.lexsort((nums, -scores))
+        unique, first = np.unique(nums[order], return_index=True)
+        if len(unique) < len(nums):  # one material twice in Whoosh: its best score counts
+            order = order[np.sort(first)]
 
         def ranked(k: int) -> list[tuple[int, float]]:
             top = order[:k]
             return list(zip(nums[top].tolist(), scores[top].tolist()))
 
-        return np.sort(nums), _positive_terms(q), ranked
+        return unique, _positive_terms(q), ranked
     try:
         wdocs = np.fromiter(_until(searcher.docs_for_query(q), deadline), dtype=np.int64)
     except BadQuery:
