@@ -132,9 +132,12 @@ class Catalog:
         keep[keep] = mask[docnums[keep]]
         return keep
 
-    def facets(self, docnums: np.ndarray, *, top: int = 30) -> dict[str, dict[str, int]]:
+    def facets(self, docnums: np.ndarray, *, top: int | None = 30,
+               fields: tuple[str, ...] = ("unit", "year", "role", "meeting")) -> dict[str, dict[str, int]]:
+        """Value counts of ``fields`` among ``docnums``, most frequent first (the first ``top``; all
+        with ``top=None``)."""
         out = {}
-        for field in ("unit", "year", "role", "meeting"):
+        for field in fields:
             codes = self.codes[field][np.asarray(docnums, dtype=np.int64)]
             codes = codes[codes >= 0]
             if not len(codes):
