@@ -3,6 +3,7 @@
 
     .venv/bin/python bench/rewrite_corpus.py --out DIR [--docs 200] [--seed 7] [--table tune|heldout]
         [--pool ../shared/seeds] [--extra /usr/share/games/fortunes/chinese]
+        [--level heavy=1.0,0.7,0.3,1,20 ...]
 
 What a careful copier does to a web template, on real text: the documents' own text mixes
 sentences babbled from the seed materials (make_corpus.py's Babbler) with real modern Chinese
@@ -20,7 +21,10 @@ obfuscation level:
 
 Site footers (来源/责任编辑/转载 lines) and a few stock passages are planted in many documents as
 templates. The synonym table is hand-made and is *not* the detector's lexicon (同义词词林);
-``--table heldout`` uses a second, disjoint table for figures the detector was not tuned on.
+``--table heldout`` uses a second, disjoint table for figures the detector was not tuned on;
+``--level NAME=SPIN,SWAP,FILLER,TRAD,OCR`` changes a level's edits (TRAD 1: traditional mirror, 0: none,
+either: one of mirror and OCR; OCR: one character in this many replaced, 0: none), for a held-out
+corpus whose edits differ from the ones tuned on too.
 
 Writes DIR/docs/NNNNN.txt and DIR/truth.json ({"cases", "templates", "dont_care", "chars", ...};
 see make_corpus.py's docstring), scored by score_compare.py / bench/compare_eval.py.
@@ -243,6 +247,7 @@ def build(out: Path, n_docs: int, seed: int, pool_dir: Path, extra: Path | None,
     for name, text in texts.items():
         (out / "docs" / f"{name}.txt").write_text(text, encoding="utf-8")
     truth = {"seed": seed, "docs": len(texts), "chars": sum(map(len, texts.values())), "table": syn_table,
+             "levels": {k: v for k, v in LEVELS.items() if v is not None},
              "cases": cases, "templates": tmpl_out, "dont_care": dont_care}
     (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return truth
@@ -257,7 +262,14 @@ def main() -> None:
     ap.add_argument("--pool", type=Path, default=ROOT.parent / "shared" / "seeds")
     ap.add_argument("--extra", type=Path, default=Path("/usr/share/games/fortunes/chinese"),
                     help="real paragraphs for the documents' own text (fortunes-zh; skipped if missing)")
+    ap.add_argument("--level", action="append", default=[], metavar="NAME=SPIN,SWAP,FILLER,TRAD,OCR",
+                    help="a level's edits, e.g. heavy=1.0,0.7,0.3,1,20")
     args = ap.parse_args()
+    for spec in args.level:
+        name, values = spec.split("=", 1)
+        spin_, swap, filler, trad, ocr = values.split(",")
+        LEVELS[name] = (float(spin_), float(swap), float(filler),
+                        "either" if trad == "either" else bool(int(trad)), int(ocr))
     truth = build(args.out, args.docs, args.seed, args.pool, args.extra, args.table)
     levels = {lv: sum(c["obfuscation"] == lv for c in truth["cases"]) for lv in LEVELS}
     print(f"{truth['docs']} documents, {truth['chars']} characters, {len(truth['cases'])} copied passages "

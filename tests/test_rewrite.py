@@ -10,7 +10,7 @@ import pytest
 from indexer.detect import DEFAULTS, compare_corpus, fingerprints, normalize
 from indexer.detect.lexicon import cilin
 from indexer.detect.options import DetectOptions
-from indexer.detect.sentences import candidate_pairs, sentence_seeds, sketch
+from indexer.detect.sentences import candidate_pairs, pairs_of_units, sentence_seeds, sketch
 from indexer.detect.units import canonical_codepoints, features, unit_spans
 
 ORIGIN = ("在理论学习方面，我有时满足于读过了、学过了，对新思想的深入思考不够。"
@@ -137,7 +137,37 @@ def test_sentence_seeds_skip_boilerplate_units():
 def test_candidate_pairs_find_the_copy_and_not_the_unrelated_material():
     texts = {0: _material(OWN[:3], ORIGIN, 1)[0], 1: _material(OWN[3:], SPUN, 2)[0], 2: GENRE_B}
     sketches = [(d, *sketch(features(normalize(t), DEFAULTS), DEFAULTS)) for d, t in texts.items()]
-    assert candidate_pairs(sketches, DEFAULTS).tolist() == [[0, 1]]
+    assert candidate_pairs(sketches, DEFAULTS, len(texts)).tolist() == [[0, 1]]
+
+
+def test_one_rewritten_sentence_is_a_candidate_by_a_rare_shared_feature():
+    """Miss class "no candidate": a single spun sentence keeps two sketch features of its original.
+    With one of them rare in a large corpus that is enough; three features every same-genre text
+    carries are not; in a small corpus, where every feature is rare, two are not enough."""
+    opts = DEFAULTS
+    rare, common = opts.unit_rare_postings, opts.unit_solo_postings + 1
+    big, small = opts.unit_rare_from, opts.unit_rare_from - 1
+    two = np.array([[3, 7, 9, 2, rare], [3, 7, 9, 2, 40]])  # doc a, unit a, doc b, unit b, postings
+    assert pairs_of_units(two, opts, big).tolist() == [[3, 9]]
+    assert pairs_of_units(two, opts, small).tolist() == []
+    stock = np.array([[3, 7, 9, 2, common]] * 3)
+    assert pairs_of_units(stock, opts, big).tolist() == []
+    assert pairs_of_units(np.r_[stock[:2], [[3, 7, 9, 2, common - 1]]], opts, big).tolist() == [[3, 9]]
+    # the two units' documents take no part: rows of other pairs never add up
+    assert pairs_of_units(np.r_[two[:1], [[3, 7, 8, 2, 40]]], opts, big).tolist() == []
+
+
+def test_a_short_sentence_joined_to_a_copied_one_is_not_copied():
+    """Miss class "span": a sentence shorter than unit_min_chars joins the next one into a unit; when
+    the next one is a rewritten copy, the passage starts after the short sentence, not before it."""
+    short = "发展理念淡化。"  # 6 characters, no part of the copy
+    sentence = SPUN.split("。")[0] + "。"
+    a_text, _ = _material(OWN[:3], ORIGIN, 1)
+    b_text, b_span = _material(OWN[3:], short + sentence, 2)
+    na, nb = normalize(a_text), normalize(b_text)
+    seeds = sentence_seeds(features(na, DEFAULTS), features(nb, DEFAULTS), DEFAULTS)
+    b0 = b_span[0] + len(short)
+    assert [int(nb.offsets[s[2]]) for s in seeds.tolist() if nb.offsets[s[3] - 1] > b0] == [b0]
 
 
 def test_library_check_report_and_compare_find_the_spun_copy(lib, tmp_path):
@@ -171,6 +201,7 @@ def test_unit_pairs_do_not_depend_on_the_order_sketches_come_in():
     shuffled = unit_pairs(sketches[::-1], DEFAULTS)  # documents out of order: the general sort
     assert len(ordered) > 100
     assert sorted(map(tuple, ordered.tolist())) == sorted(map(tuple, shuffled.tolist()))
-    big = ordered * np.array([1 << 40, 1, 1 << 40, 1])  # too large to pack: the four-key lexsort
-    small = pairs_of_units(ordered, DEFAULTS)
-    assert len(small) and (pairs_of_units(big, DEFAULTS) >> 40).tolist() == small.tolist()
+    big = ordered * np.array([1 << 40, 1, 1 << 40, 1, 1])  # too large to pack: the five-key lexsort
+    for n_docs in (len(sketches), DEFAULTS.unit_rare_from):  # without and with rare features
+        small = pairs_of_units(ordered, DEFAULTS, n_docs)
+        assert len(small) and (pairs_of_units(big, DEFAULTS, n_docs) >> 40).tolist() == small.tolist()

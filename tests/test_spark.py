@@ -109,7 +109,7 @@ def run_stages(texts: dict[str, str], opts: DetectOptions, rng: random.Random, n
             by_pair[k].append(x)
     pairs = []
     for parts in by_pair.values():
-        for da, (db, sd, units) in stages.candidate_pairs(parts, opts):
+        for da, (db, sd, units) in stages.candidate_pairs(parts, opts, len(texts)):
             if units and rewritten is not None:
                 rewritten.add((da, db))
             pairs.extend(stages.align_pairs([(db, ((da, sd, units, info[da]), info[db]))], opts))
@@ -122,15 +122,15 @@ def run_stages(texts: dict[str, str], opts: DetectOptions, rng: random.Random, n
     return CompareResult([p for _, _, p in sorted(pairs, key=lambda x: x[:2])], entries)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_stages_give_the_embedded_result_however_the_corpus_is_split(seed):
+@pytest.mark.parametrize(("seed", "knobs"), [(1, {}), (2, {}), (3, {}), (1, {"unit_rare_from": 1})])
+def test_stages_give_the_embedded_result_however_the_corpus_is_split(seed, knobs):
     texts = corpus(seed)
-    opts = DetectOptions()
+    opts = DetectOptions(**knobs)  # unit_rare_from=1: rare sketch features count in this small corpus too
     expected = run_embedded(texts, opts)
     assert expected.pairs and expected.boilerplate  # the corpus exercises both
     rng = random.Random(seed)
     sketches = [(i, *sketch_text(normalize(texts[d]), opts)) for i, d in enumerate(sorted(texts))]
-    embedded_rewritten = {tuple(p) for p in candidate_pairs(sketches, opts).tolist()}
+    embedded_rewritten = {tuple(p) for p in candidate_pairs(sketches, opts, len(texts)).tolist()}
     for n_blocks, n_buckets in ((1, 1), (3, 4), (len(texts), 7)):
         rewritten: set = set()
         assert run_stages(texts, opts, rng, n_blocks, n_buckets, rewritten) == expected

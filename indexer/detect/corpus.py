@@ -100,7 +100,8 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
     if opts.sentences:
         sketches = ((d, *sketch_text(normalize(load_text(doc)), opts))
                     for d, doc in enumerate(index.doc_ids))
-        rewritten = {(int(x), int(y)) for x, y in candidate_pairs(sketches, opts).tolist()}
+        found = candidate_pairs(sketches, opts, len(index.doc_ids))
+        rewritten = {(int(x), int(y)) for x, y in found.tolist()}
         candidates |= rewritten
     ordered = sorted(candidates)
     step = max(1, len(ordered) // 200)

@@ -108,7 +108,8 @@ def _trim(ua: Units, i: np.ndarray, ub: Units, j: np.ndarray, join: tuple[np.nda
           slack: int) -> np.ndarray:
     """Units i of a and j of b (pairwise) cut to the stretch between their first and last shared
     feature when more than ``slack`` characters lie outside it: a short sentence joined to a copied
-    one, or a long filler, is no copy; a changed last word is."""
+    one, or a long filler, is no copy; a changed last word is. A joined sentence without a shared
+    feature is cut off however short it is (at its sentence end, ``Units.breaks``)."""
     rows_a, per, rb, cell = join
     nb = len(ub)
     seeded = np.zeros(len(ua) * nb, dtype=bool)
@@ -122,8 +123,14 @@ def _trim(ua: Units, i: np.ndarray, ub: Units, j: np.ndarray, join: tuple[np.nda
     for u, rows, n in ((ua, ra, i), (ub, rb, j)):
         s = np.minimum.reduceat(u.first[rows], heads)
         e = np.maximum.reduceat(u.last[rows], heads) + 2
-        out.append(np.where(s - u.starts[n] > slack, s, u.starts[n]))
-        out.append(np.where(u.ends[n] - e > slack, e, u.ends[n]))
+        start, end = u.starts[n], u.ends[n]
+        if len(u.breaks):  # the last sentence end before the first shared feature, the first after the last
+            head = u.breaks[np.maximum(np.searchsorted(u.breaks, s, side="right") - 1, 0)]
+            tail = u.breaks[np.minimum(np.searchsorted(u.breaks, e), len(u.breaks) - 1)]
+            start = np.where((head > start) & (head <= s), head, start)
+            end = np.where((tail >= e) & (tail < end), tail, end)
+        out.append(np.where(s - u.starts[n] > slack, s, start))
+        out.append(np.where(u.ends[n] - e > slack, e, end))
     return np.stack(out, axis=1).astype(np.int64).reshape(-1, 4)
 
 
@@ -159,24 +166,34 @@ def _bottom_k(unit: np.ndarray, code: np.ndarray, k: int) -> tuple[np.ndarray, n
 
 
 def candidate_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]],
-                    opts: DetectOptions) -> np.ndarray:
+                    opts: DetectOptions, n_docs: int) -> np.ndarray:
     """Document pairs (rows doc a < doc b) sharing at least ``unit_min_pairs`` sketched unit pairs.
 
-    ``sketches`` gives (document number, unit numbers, feature codes) as ``sketch`` returns them.
+    ``sketches`` gives (document number, unit numbers, feature codes) as ``sketch`` returns them, for
+    a corpus of ``n_docs`` documents.
     """
-    return pairs_of_units(unit_pairs(sketches, opts), opts)
+    return pairs_of_units(unit_pairs(sketches, opts), opts, n_docs)
 
 
-def pairs_of_units(rows: np.ndarray, opts: DetectOptions) -> np.ndarray:
+def pairs_of_units(rows: np.ndarray, opts: DetectOptions, n_docs: int) -> np.ndarray:
     """Document pairs with a run of at least ``unit_min_pairs`` unit pairs, each within ``unit_gap``
     units of the last in both documents, among the unit pairs that occur at least ``unit_sketch_shared``
-    times in ``rows`` (doc a, unit a, doc b, unit b; one per shared feature), or with one unit pair
-    occurring ``unit_solo_shared`` times (a single rewritten sentence). The Spark job calls it
-    on all rows of a set of document pairs."""
+    times in ``rows`` (doc a, unit a, doc b, unit b, postings of the feature; one per shared feature),
+    or with one unit pair alike enough on its own (a single rewritten sentence): ``unit_sketch_shared``
+    features of which one is rare (in at most ``unit_rare_postings`` units, in a corpus of at least
+    ``unit_rare_from`` documents: in a small one every feature is that rare), or ``unit_solo_shared``
+    of which one is in at most ``unit_solo_postings`` units. The Spark job calls it on all rows of a
+    set of document pairs of a corpus of ``n_docs`` documents."""
     if not len(rows):
         return np.zeros((0, 2), dtype=np.int64)
-    rows, shared = _count_rows(np.asarray(rows, dtype=np.int64))  # sketch features each unit pair shares
-    solo = rows[shared >= opts.unit_solo_shared]  # one unit pair alike enough on its own
+    # sketch features each unit pair shares, and the postings of the rarest of them
+    rows, shared, rarest = _count_rows(np.asarray(rows, dtype=np.int64))
+    # Two units sharing a feature only a few units in the corpus carry are unlikely to do so by chance;
+    # three shared features that every same-genre text has are no evidence on their own.
+    rare = opts.unit_rare_postings if n_docs >= opts.unit_rare_from else 0
+    alone = ((shared >= opts.unit_sketch_shared) & (rarest <= rare)) | \
+        ((shared >= opts.unit_solo_shared) & (rarest <= opts.unit_solo_postings))
+    solo = rows[alone]  # one unit pair alike enough on its own
     rows = rows[shared >= opts.unit_sketch_shared]
     same = (rows[1:, 0] == rows[:-1, 0]) & (rows[1:, 2] == rows[:-1, 2])
     near = same & (rows[1:, 1] - rows[:-1, 1] <= opts.unit_gap) & \
@@ -191,16 +208,16 @@ def pairs_of_units(rows: np.ndarray, opts: DetectOptions) -> np.ndarray:
 
 
 def unit_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]], opts: DetectOptions) -> np.ndarray:
-    """Rows (doc a, unit a, doc b, unit b), doc a < doc b, one per sketch feature (found in at most
-    ``unit_max_postings`` units) the two units share. Exact over any set of features with all their
-    postings (the Spark job calls it on one feature bucket)."""
+    """Rows (doc a, unit a, doc b, unit b, postings), doc a < doc b, one per sketch feature (found in
+    at most ``unit_max_postings`` units; postings: in how many) the two units share. Exact over any
+    set of features with all their postings (the Spark job calls it on one feature bucket)."""
     docs, units, codes = [], [], []
     for d, u, c in sketches:
         docs.append(np.full(len(u), d, dtype=np.int64))
         units.append(u.astype(np.int64))
         codes.append(c)
     if not docs:
-        return np.zeros((0, 4), dtype=np.int64)
+        return np.zeros((0, 5), dtype=np.int64)
     doc, unit, code = np.concatenate(docs), np.concatenate(units), np.concatenate(codes)
     order = _code_order(doc, unit, code)
     code = code[order]
@@ -213,9 +230,9 @@ def unit_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]], opts: Det
         p, q = order[(starts[:, None] + i).ravel()], order[(starts[:, None] + j).ravel()]
         keep = doc[p] != doc[q]
         p, q = p[keep], q[keep]
-        out.append(np.stack([doc[p], unit[p], doc[q], unit[q]], axis=1))
+        out.append(np.stack([doc[p], unit[p], doc[q], unit[q], np.full(len(p), c, dtype=np.int64)], axis=1))
     if not out:
-        return np.zeros((0, 4), dtype=np.int64)
+        return np.zeros((0, 5), dtype=np.int64)
     return np.concatenate(out)  # one row per shared feature: pairs_of_units counts them
 
 
@@ -245,19 +262,25 @@ def _code_order(doc: np.ndarray, unit: np.ndarray, code: np.ndarray) -> np.ndarr
     return by_top[start[key >> np.int64(32 + _LOCAL_BITS)] + (key & ((1 << _LOCAL_BITS) - 1))]
 
 
-def _count_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows (doc a, unit a, doc b, unit b) in sorted order, and how often each occurs.
-    Rows pack into one int64 key when they fit (one sort instead of a four-key lexsort)."""
+def _count_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct unit pairs (doc a, unit a, doc b, unit b) of ``rows`` in sorted order, how often
+    each occurs and the least postings (column 4) among its rows. Rows pack into one int64 key when
+    they fit (one sort instead of a five-key lexsort); the postings take the key's low bits."""
+    post = rows[:, 4]
+    bits = max(1, int(post.max()).bit_length()) if post.min() >= 0 else 64
     docs = int(max(rows[:, 0].max(), rows[:, 2].max())) + 1
     units = int(max(rows[:, 1].max(), rows[:, 3].max())) + 1
-    if rows.min() >= 0 and docs * docs * units * units < 1 << 62:
-        key = np.sort(((rows[:, 0] * docs + rows[:, 2]) * units + rows[:, 1]) * units + rows[:, 3])
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    if rows.min() >= 0 and bits < 62 and (docs * docs * units * units) << bits < 1 << 62:
+        key = np.sort(((((rows[:, 0] * docs + rows[:, 2]) * units + rows[:, 1]) * units + rows[:, 3]) << bits)
+                      | post)
+        pair = key >> bits
+        first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
         count = np.diff(np.append(first, len(key)))
-        key = key[first]
+        rarest = key[first] & ((1 << bits) - 1)  # the smallest postings sort first in each pair
+        key = pair[first]
         ub, key = key % units, key // units
         ua, key = key % units, key // units
-        return np.stack([key // docs, ua, key % docs, ub], axis=1), count
-    rows = rows[np.lexsort((rows[:, 3], rows[:, 1], rows[:, 2], rows[:, 0]))]  # doc a, doc b, units
-    first = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]).any(axis=1)])
-    return rows[first], np.diff(np.append(first, len(rows)))
+        return np.stack([key // docs, ua, key % docs, ub], axis=1), count, rarest
+    rows = rows[np.lexsort((post, rows[:, 3], rows[:, 1], rows[:, 2], rows[:, 0]))]  # doc a, doc b, units
+    first = np.flatnonzero(np.r_[True, (rows[1:, :4] != rows[:-1, :4]).any(axis=1)])
+    return rows[first, :4], np.diff(np.append(first, len(rows))), rows[first, 4]

@@ -19,7 +19,7 @@ thousand characters.
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import numpy as np
@@ -47,6 +47,8 @@ class Units:
     count: np.ndarray  # occurrences of the feature in the unit
     first: np.ndarray  # normalized position of its first occurrence in the unit
     last: np.ndarray  # ... and of its last
+    # sentence ends (normalized positions) inside units too: where a short sentence was joined
+    breaks: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -138,6 +140,14 @@ def unit_spans(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.nd
     return np.r_[0, cuts[:-1]].astype(np.int64), cuts
 
 
+def sentence_ends(norm: Normalized) -> np.ndarray:
+    """Normalized positions after each sentence end of the original text (units join short sentences:
+    these are all of them)."""
+    cps = np.frombuffer(norm.original.encode("utf-32-le"), dtype=np.uint32)
+    ends = np.searchsorted(norm.offsets, np.flatnonzero(_flagged(cps) & _SENTENCE))
+    return _runs_once(ends).astype(np.int64)
+
+
 def canonical_codepoints(text: str) -> np.ndarray:
     """Code points of a normalized text with digits and numerals folded to one sign."""
     cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
@@ -177,9 +187,10 @@ def feature_rows(norm: Normalized, opts: DetectOptions, lexicon: Lexicon | None 
 def features(norm: Normalized, opts: DetectOptions, lexicon: Lexicon | None = None) -> Units:
     """The units of a normalized text and each unit's feature bag."""
     starts, ends, unit_of, code, pos = feature_rows(norm, opts, lexicon)
+    breaks = sentence_ends(norm)
     if not len(code):
         z = np.zeros(0, dtype=np.int64)
-        return Units(starts, ends, z, z, z, z, z)
+        return Units(starts, ends, z, z, z, z, z, breaks)
     if len(starts) < 1 << 20:  # one int64 key (code, unit) sorts faster than a lexsort
         # bigram codes take 42 bits, class codes go right above them
         key = (np.where(code >= CLASS_BASE, code - CLASS_BASE + _BIGRAM_END, code) << np.int64(20)) | unit_of
@@ -193,4 +204,4 @@ def features(norm: Normalized, opts: DetectOptions, lexicon: Lexicon | None = No
     first = np.flatnonzero(new)
     count = np.diff(np.append(first, len(code)))
     return Units(starts, ends, unit_of[first], code[first], count, np.minimum.reduceat(pos, first),
-                 np.maximum.reduceat(pos, first))
+                 np.maximum.reduceat(pos, first), breaks)

@@ -283,7 +283,7 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
                 .mapPartitions(lambda it: stages.bucket_unit_pairs(_values(it), opts, nb))
             by_pair = by_pair.union(units)
         cands = by_pair.partitionBy(nb, _identity) \
-            .mapPartitions(lambda it: stages.candidate_pairs(_values(it), opts)).persist(keep)
+            .mapPartitions(lambda it: stages.candidate_pairs(_values(it), opts, n_docs)).persist(keep)
         n_seeds = cands.map(lambda kv: len(kv[1][1])).sum() if not cands.isEmpty() else 0
         fig.update(候选对=cands.count(), 种子=n_seeds)
 

@@ -279,8 +279,9 @@ def bucket_seeds(parts: Iterable[tuple], n_pair_buckets: int) -> Iterator[tuple[
         yield bucket, ("seeds", cols)
 
 
-def candidate_pairs(parts: Iterable[tuple], opts: DetectOptions) -> Iterator[tuple[int, tuple]]:
-    """The candidate pairs of a pair bucket, as ``compare_corpus`` picks them: enough fingerprint
+def candidate_pairs(parts: Iterable[tuple], opts: DetectOptions, n_docs: int) -> Iterator[tuple[int, tuple]]:
+    """The candidate pairs of a pair bucket of a corpus of ``n_docs`` documents, as ``compare_corpus``
+    picks them: enough fingerprint
     seeds, or (sentence stage) enough unit pairs (``pairs_of_units``). Yields (da, (db, seeds rows
     (pa, pb), rewritten)), every seed of the pair, sorted as ``compare_corpus`` sorts them;
     ``rewritten``: the sentence stage's candidate, whose units are aligned too (only those, as
@@ -296,7 +297,8 @@ def candidate_pairs(parts: Iterable[tuple], opts: DetectOptions) -> Iterator[tup
     unit_rows = [x for tag, x in parts if tag == "units"]
     rewritten: set[tuple[int, int]] = set()
     if unit_rows:
-        rewritten = {(int(x), int(y)) for x, y in pairs_of_units(np.concatenate(unit_rows), opts).tolist()}
+        found = pairs_of_units(np.concatenate(unit_rows), opts, n_docs)
+        rewritten = {(int(x), int(y)) for x, y in found.tolist()}
     for x, y in sorted(chosen | rewritten):
         s, e = seeds.get((x, y), (0, 0))
         yield x, (y, np.stack([pa[s:e], pb[s:e]], axis=1), (x, y) in rewritten)
