@@ -144,17 +144,25 @@ def _values(it: Iterable[tuple]) -> Iterator:
 
 
 def _fingerprint_partition(it, opts: DetectOptions):
-    by_block: dict[int, list] = {}
+    """(block, DocFp) for each document: one record per document, never one per block (a block of
+    4 M characters pickled as one value overflowed the JVM's heap at 10,000 materials)."""
     for block, doc in it:
-        by_block.setdefault(block, []).append(doc)
-    for block, docs in by_block.items():
-        yield block, stages.fingerprint_block(docs, opts)
+        yield block, stages.fingerprint_block([doc], opts)[0]
+
+
+def _by_block(it: Iterable[tuple]) -> Iterator[tuple[int, list]]:
+    """A partition's (block, DocFp) records as (block, documents in docnum order); the documents of a
+    block share its partition (``partitionBy(n_blocks)`` on the block number)."""
+    blocks: dict[int, list] = {}
+    for block, doc in it:
+        blocks.setdefault(block, []).append(doc)
+    for block, docs in blocks.items():
+        yield block, sorted(docs, key=lambda d: d.docnum)
 
 
 def _boilerplate_partition(it, opts: DetectOptions, n_docs: int, n_buckets: int):
     for _block, (docs, stats) in it:
-        docs = [d for part in docs for d in part]
-        yield from stages.block_boilerplate(docs, list(stats), opts, n_docs=n_docs, n_buckets=n_buckets)
+        yield from stages.block_boilerplate(list(docs), list(stats), opts, n_docs=n_docs, n_buckets=n_buckets)
 
 
 def _figures_partition(it, opts: DetectOptions, spans):
@@ -164,12 +172,11 @@ def _figures_partition(it, opts: DetectOptions, spans):
     from indexer.detect.normalize import normalize
     from indexer.detect.tiers import covered
 
-    for _block, docs in it:
-        for d in docs:
-            norm = normalize(d.text)
-            everything = np.ones(len(norm), dtype=bool)
-            yield (d.docnum, d.id, *document_figures(norm, opts),
-                   covered(spans.value.get(d.id, ()), norm, everything))
+    for _block, d in it:
+        norm = normalize(d.text)
+        everything = np.ones(len(norm), dtype=bool)
+        yield (d.docnum, d.id, *document_figures(norm, opts),
+               covered(spans.value.get(d.id, ()), norm, everything))
 
 
 def _align_partition(it, opts: DetectOptions, documents):
@@ -252,15 +259,15 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
     with timing.stage(sc, 2, "规范化与指纹") as fig:
         fp_blocks = rows.flatMap(numbered).partitionBy(n_blocks, _identity) \
             .mapPartitions(lambda it: _fingerprint_partition(it, opts)).persist(keep)
-        n_fp, n_sk = fp_blocks.map(lambda kv: (sum(len(d.hashes) for d in kv[1]),
-                                               sum(len(d.sketch_codes) for d in kv[1]))) \
+        n_fp, n_sk = fp_blocks.map(lambda kv: (len(kv[1].hashes), len(kv[1].sketch_codes))) \
             .fold((0, 0), lambda x, y: (x[0] + y[0], x[1] + y[1]))
         rows.unpersist()
         nb = partitions or max(2 * sc.defaultParallelism, math.ceil(n_fp / 2_000_000))
         fig.update(指纹=n_fp, 句子特征=n_sk, 分桶=nb)
 
     with timing.stage(sc, 3, "按哈希汇总倒排") as fig:
-        stats = fp_blocks.flatMap(lambda kv: stages.block_postings(kv[0], kv[1], nb)) \
+        stats = fp_blocks.mapPartitions(lambda it: (x for b, docs in _by_block(it)
+                                                    for x in stages.block_postings(b, docs, nb))) \
             .partitionBy(nb, _identity).mapPartitions(lambda it: stages.hash_stats(_values(it))).persist(keep)
         fig.update(共享哈希=stats.map(lambda kv: len(kv[1][0])).sum(), 倒排字节=n_fp * 24)
 
@@ -278,7 +285,8 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
         by_pair = seeds.partitionBy(nb, _identity) \
             .mapPartitions(lambda it: stages.bucket_seeds(_values(it), nb))
         if opts.sentences:
-            units = fp_blocks.flatMap(lambda kv: stages.block_sketches(kv[1], nb)) \
+            units = fp_blocks.mapPartitions(lambda it: (x for _, docs in _by_block(it)
+                                                        for x in stages.block_sketches(docs, nb))) \
                 .partitionBy(nb, _identity) \
                 .mapPartitions(lambda it: stages.bucket_unit_pairs(_values(it), opts, nb))
             by_pair = by_pair.union(units)
