@@ -22,10 +22,12 @@ from typing import BinaryIO
 from . import format, ingest
 from .catalog import Catalog
 from .errors import DocumentNotFound
+from .identity import AddReport, FileResult
+from .repair import needs_repair, recover
 from .segments import SegmentSet, write_text_atomic
 from .store import META_FIELDS, Document, Store, Version
 from .text import fold
-from .writer import AddReport, FileResult, IndexWriter, needs_repair, recover
+from .writer import IndexWriter
 
 DEFAULT_INDEX = Path("data/index")
 STOCK_FILE = "stock_phrases.txt"

@@ -15,14 +15,15 @@ opened while no writer is at work) reconciles the derived indexes with the store
 SQLite is the commit point: a batch's phrase segment and word postings are written first, then its
 rows are committed, so a crash never leaves a visible document unsearchable. After every commit the
 segment merge policy runs (``_after_commit``, the one place that calls it).
+
+What a file is to the library (new material, same material, new version) follows the identity rules
+of ``indexer.identity``; the repair of what a crashed writer left is in ``indexer.repair``.
 """
 
 from __future__ import annotations
 
 import fcntl
-import secrets
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -31,8 +32,9 @@ from typing import IO, TYPE_CHECKING
 
 from . import ingest
 from .errors import InvalidMetadata
+from .identity import UPLOAD, AddReport, FileResult, check_metadata, new_id, version_metadata
+from .repair import DIRTY, LOCK, needs_repair, reconcile
 from .store import EDITABLE, LEGACY, META_FIELDS, Document
-from .text import fold
 
 if TYPE_CHECKING:
     from .library import Library
@@ -41,88 +43,6 @@ if TYPE_CHECKING:
 # text): these two knobs and ``merge_policy.MergePolicy.max_segment_bytes`` bound the writer's memory.
 BATCH_CHARS = 6_000_000
 BATCH_DOCS = 2_000
-MAX_TITLE = 300
-MAX_FIELD = 200
-FIELD_NAMES = {"title": "标题", "unit": "单位", "author": "作者", "role": "职务", "year": "年度",
-               "meeting": "会议"}
-UPLOAD = "upload:"  # sources of uploaded files: never the same material as anything before
-DIRTY = "dirty"
-LOCK = "write.lock"
-
-
-@dataclass
-class FileResult:
-    """What happened to one input file: ``added`` (a new material), ``replaced`` (a new version of
-    the material at the same source), ``updated`` (already in; its metadata changed), ``unchanged``
-    or ``skipped`` (with the reason)."""
-
-    path: str
-    source: str
-    status: str
-    id: str | None = None
-    reason: str | None = None
-
-    def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-@dataclass
-class AddReport:
-    results: list[FileResult] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(r.status == status for r in self.results)
-
-    @property
-    def failed(self) -> bool:
-        return any(r.status == "skipped" for r in self.results)
-
-
-def needs_repair(lib: Library) -> bool:
-    """A writer died mid-job, or segments predate stored fingerprints."""
-    return (lib.path / DIRTY).exists() or bool(lib.segments.without_fingerprints())
-
-
-def recover(lib: Library) -> None:
-    """Finish what a crashed writer left half-done, unless a live writer holds the lock (it will)."""
-    with open(lib.path / LOCK, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return
-        try:
-            if needs_repair(lib):
-                reconcile(lib)
-                (lib.path / DIRTY).unlink(missing_ok=True)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def reconcile(lib: Library) -> None:
-    """Make the derived indexes match the store: index what is missing, drop what is not live, and
-    rewrite the word-index entries of materials whose metadata changed (``words_todo``)."""
-    lib._generation = -1
-    lib.segments.cleanup()
-    live = set(lib.live)
-    missing = sorted(live - lib.segments.indexed_docnums())
-    for i in range(0, len(missing), 500):  # a few hundred texts at a time: memory bounded, not the corpus
-        chunk = missing[i:i + 500]
-        texts = lib.store.texts(chunk)
-        lib.segments.add(chunk, [fold(texts[n]) for n in chunk],
-                         [ingest.fingerprint_text(texts[n]) for n in chunk])
-    by_id = dict(lib.catalog.by_id)
-    with lib.words.ix.searcher() as searcher:
-        have = {(f["id"], f["docnum"]) for f in searcher.all_stored_fields()}
-    want = {(d.id, d.docnum) for d in by_id.values()}
-    todo = lib.store.words_todo()
-    redo = {i for i, _ in want - have} | (set(todo) & set(by_id))
-    with words_writer(lib) as writer:
-        for doc_id in {i for i, _ in have} - set(by_id):
-            writer.delete_by_term("id", doc_id)
-        for doc in (by_id[i] for i in sorted(redo)):
-            update_words(writer, doc, lib.store.texts([doc.docnum])[doc.docnum])
-    lib.store.clear_words_todo(todo)
-    merge(lib)
 
 
 def merge(lib: Library) -> None:
@@ -166,30 +86,6 @@ class _Pending:
     id: str
     old: Document | None = None
     meta: dict[str, str] = field(default_factory=dict)
-
-
-def new_id() -> str:
-    """A fresh material id (random: two submissions of the same text are two materials)."""
-    return secrets.token_hex(8)
-
-
-def check_metadata(values: dict[str, str | None]) -> dict[str, str | None]:
-    """Metadata as stored: known fields only, trimmed, bounded, no control characters; an empty
-    value clears a field (the title cannot be cleared)."""
-    out: dict[str, str | None] = {}
-    for key, value in values.items():
-        if key not in EDITABLE:
-            raise InvalidMetadata(f"不能修改的字段：{key}")
-        value = " ".join((value or "").split())
-        if any(unicodedata.category(c).startswith("C") for c in value):
-            raise InvalidMetadata(f"{FIELD_NAMES[key]}含有控制字符")
-        limit = MAX_TITLE if key == "title" else MAX_FIELD
-        if len(value) > limit:
-            raise InvalidMetadata(f"{FIELD_NAMES[key]}过长：最多 {limit} 个字")
-        if key == "title" and not value:
-            raise InvalidMetadata("标题不能为空")
-        out[key] = value or None
-    return out
 
 
 class IndexWriter:
@@ -316,7 +212,7 @@ class IndexWriter:
                 continue
             if old is not None:
                 item = _Pending(prep, FileResult(path, job.source, "replaced", id=old.id), old.id, old,
-                                self._version_meta(old, prep))
+                                version_metadata(old, prep))
             else:
                 item = _Pending(prep, FileResult(path, job.source, "added"), new_id(), None, dict(prep.meta))
             item.result.id = item.id
@@ -351,16 +247,6 @@ class IndexWriter:
             return FileResult(str(job.path), job.source, "unchanged", id=old.id)
         self._set_metadata(old.id, changes)
         return FileResult(str(job.path), job.source, "updated", id=old.id)
-
-    @staticmethod
-    def _version_meta(old: Document, prep: ingest.Prepared) -> dict[str, str]:
-        """A new version keeps the material's metadata; ``metadata.csv`` values win, and the year
-        found in the new text fills a year never set."""
-        meta = dict(old.metadata)
-        meta.update({k: v for k, v in prep.job.meta.items() if k in META_FIELDS})
-        for key, value in prep.meta.items():
-            meta.setdefault(key, value)
-        return meta
 
     def _commit(self, pending: list[_Pending]) -> None:
         lib = self.lib
@@ -411,7 +297,7 @@ class IndexWriter:
         if prep.digest == old.digest:
             return FileResult(str(path), old.source, "unchanged", id=old.id)
         item = _Pending(prep, FileResult(str(path), old.source, "replaced", id=old.id), old.id, old,
-                        self._version_meta(old, prep))
+                        version_metadata(old, prep))
         self._commit([item])
         return item.result
 
