@@ -205,3 +205,20 @@ def test_unit_pairs_do_not_depend_on_the_order_sketches_come_in():
     for n_docs in (len(sketches), DEFAULTS.unit_rare_from):  # without and with rare features
         small = pairs_of_units(ordered, DEFAULTS, n_docs)
         assert len(small) and (pairs_of_units(big, DEFAULTS, n_docs) >> 40).tolist() == small.tolist()
+
+
+def test_one_probe_for_two_and_three_character_words_finds_what_two_lookups_find():
+    from indexer.detect.lexicon import Lexicon
+
+    cps = canonical_codepoints(normalize(ORIGIN + SPUN).text)
+    pos = np.arange(len(cps) - 1)
+    han = cps >= 0x3400
+    keep = han[:-1] & han[1:]
+    code, pos = ((cps[:-1] << 21) | cps[1:])[keep], pos[keep]
+    text = normalize(ORIGIN).text
+    words = {"帮助": [1], "关心": [1, 2], text[4:7]: [3], text[5:8]: [3, 6], "推动": [4], text[4:6]: [7]}
+    for lex in (cilin(), Lexicon(words), Lexicon({**words, "X光片": [5]})):  # the last: a Latin prefix
+        both = lex.classes_2_3(cps, code, pos)
+        apart = (*lex.classes_at(cps, 2, code, pos), *lex.classes_at(cps, 3))
+        assert all(np.array_equal(x, y) for x, y in zip(both, apart, strict=True))
+        assert len(both[0]) and len(both[2])

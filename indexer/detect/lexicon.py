@@ -39,6 +39,17 @@ class Lexicon:
             self.counts[n] = np.diff(np.append(first, len(classes)))
             self.hashed[n] = _HashTable(uniq)
         self.size = len(words)
+        # Two-character words and the first two characters of three-character ones in one table, so
+        # one probe per Chinese bigram finds both (a three-character word starts at 1 position in 200)
+        words2, prefixes = self.tables[2][0], np.unique(self.tables[3][0] >> np.int64(21))
+        self.pairs = np.union1d(words2, prefixes)
+        self.pairs_hashed = _HashTable(self.pairs)
+        at = np.minimum(np.searchsorted(words2, self.pairs), max(0, len(words2) - 1))
+        self.pair_word = np.where(words2[at] == self.pairs, at, -1) if len(words2) else \
+            np.full(len(self.pairs), -1, dtype=np.int64)
+        self.pair_prefix = np.isin(self.pairs, prefixes)
+        chars = np.stack([prefixes >> np.int64(21), prefixes & np.int64((1 << 21) - 1)])
+        self.prefixes_chinese = bool((chars >= 0x3400).all())  # every such prefix is a Chinese bigram
 
     def classes_at(self, cps: np.ndarray, n: int, packed: np.ndarray | None = None,
                    where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -56,10 +67,34 @@ class Lexicon:
         if not len(hit):
             z = np.zeros(0, dtype=np.int64)
             return z, z
-        word = found[hit]
+        return self._expand(n, found[hit], where[hit])
+
+    def classes_2_3(self, cps: np.ndarray, packed: np.ndarray, where: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``classes_at(cps, 2, packed, where)`` and ``classes_at(cps, 3)`` together, where ``packed``
+        holds (at least) every bigram of two Chinese characters (>= U+3400) of ``cps``: three-character
+        words are looked up only where their first two characters are such a prefix."""
+        if not self.prefixes_chinese or len(cps) < 3:
+            return (*self.classes_at(cps, 2, packed, where), *self.classes_at(cps, 3))
+        found = self.pairs_hashed.find(packed)
+        hit = np.flatnonzero(found >= 0)
+        found, at = found[hit], where[hit]
+        word = self.pair_word[found]
+        two = word >= 0
+        p2, c2 = self._expand(2, word[two], at[two])
+        pre = self.pair_prefix[found] & (at + 2 < len(cps))
+        starts = at[pre]
+        found3 = self.hashed[3].find((packed[hit][pre] << np.int64(21)) | cps[starts + 2].astype(np.int64))
+        ok = found3 >= 0
+        p3, c3 = self._expand(3, found3[ok], starts[ok])
+        return p2, c2, p3, c3
+
+    def _expand(self, n: int, word: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, class ids): each position of an n-character word once per class of the word."""
+        _, first, classes = self.tables[n]
         lo = first[word]
         count = self.counts[n][word]
-        pos = np.repeat(where[hit], count)
+        pos = np.repeat(at, count)
         offs = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
         return pos.astype(np.int64), classes[np.repeat(lo, count) + offs]
 

@@ -171,10 +171,9 @@ def feature_rows(norm: Normalized, opts: DetectOptions, lexicon: Lexicon | None 
     pos, code = pos[keep], code[keep]
     if opts.unit_synonyms:
         lex = lexicon if lexicon is not None else cilin()
-        p2, c2 = lex.classes_at(cps, 2, code, pos)  # the bigrams just packed (Chinese ones only)
+        p2, c2, p3, c3 = lex.classes_2_3(cps, code, pos)  # the bigrams just packed (Chinese ones only)
         word = np.zeros(n, dtype=bool)
         word[p2] = True
-        p3, c3 = lex.classes_at(cps, 3)
         plain = ~word[pos]
         pos = np.concatenate([pos[plain], p2, p3])
         code = np.concatenate([code[plain], CLASS_BASE + c2, CLASS_BASE + c3])
