@@ -215,7 +215,9 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
     conf = sc.getConf()
     partitions = settings.partitions or int(conf.get("spark.duizhao.partitions", "0")) or None
     block_chars = int(conf.get("spark.duizhao.blockChars", str(settings.block_chars)))
-    keep = StorageLevel.MEMORY_AND_DISK
+    # Stage outputs reused later are kept on local disk (the page cache serves them back): in the JVM's
+    # heap they ran it out of memory on 10,000 materials at the default 1 GB (local[2])
+    keep = StorageLevel.DISK_ONLY
     timing = StageLog()
     started = time.time()
 

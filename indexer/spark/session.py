@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 DEFAULT_CONF = (
     ("spark.ui.showConsoleProgress", "false"),  # a log line per stage instead (job.StageLog)
     ("spark.python.daemon.module", "indexer.spark.daemon"),  # workers fork warm
+    ("spark.driver.memory", "2g"),  # the driver assembles the result; local mode's tasks run in it too
 )
 
 
