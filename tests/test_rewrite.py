@@ -170,6 +170,25 @@ def test_a_short_sentence_joined_to_a_copied_one_is_not_copied():
     assert [int(nb.offsets[s[2]]) for s in seeds.tolist() if nb.offsets[s[3] - 1] > b0] == [b0]
 
 
+HEAVY = ("坦率地说，我有时满足于读过了、学过了，在理论学习方面，对新思想的深入思考不够。"
+         "我没有及时协助解决碰到大众反映的难题，而是逐级转交给有关部门。"
+         "需要指出的是，我惯于开会商量，在推进重心项目时，到实地考察研究的工夫偏少。"
+         "我关注他们的事务本领多，对青春干部的培育，关注他们的思想转变少。")
+
+
+def test_a_heavy_rewrite_that_aligns_poorly_in_order_is_still_one_passage():
+    """Miss class "seeds found, passage lost": fillers, swapped clauses and most words spun leave an
+    in-order similarity near 0.42; the sentence units vouch for it (unit_min_similarity)."""
+    a_text, a_span = _material(OWN[:3], ORIGIN, 1)
+    b_text, b_span = _material(OWN[3:], HEAVY, 2)
+    result = _compare({"a": a_text, "b": b_text})
+    (passage,) = result.pairs[0].passages
+    assert (passage.a_start, passage.a_end, passage.b_start, passage.b_end) == (*a_span, *b_span)
+    assert passage.similarity < DEFAULTS.min_similarity
+    strict = DetectOptions(unit_min_similarity=DEFAULTS.min_similarity)
+    assert _compare({"a": a_text, "b": b_text}, strict).pairs == []
+
+
 def test_library_check_report_and_compare_find_the_spun_copy(lib, tmp_path):
     """Through the library: ``report_text`` (indexer check), ``report`` and the corpus compare."""
     docs = tmp_path / "docs"

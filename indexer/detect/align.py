@@ -170,7 +170,9 @@ def _similarity(box: Box, a: Normalized, b: Normalized, opts: DetectOptions, boi
     # Shuffled sentences defeat an in-order alignment: seed coverage counts them, in any order.
     shared = max(shared, _seed_cover(box))
     similarity = 2 * shared / (la + lb)
-    return (similarity if similarity >= opts.min_similarity else None), shared, edits
+    # a passage vouched for by sentence units (tf-idf cosine and Dice) may align worse in order
+    floor = opts.unit_min_similarity if box.units else opts.min_similarity
+    return (similarity if similarity >= floor else None), shared, edits
 
 
 def _share(mask: np.ndarray | None, start: int, end: int) -> float:

@@ -65,6 +65,13 @@ class DetectOptions:
     unit_merge_gap: int = 40  # a unit seed joins seeds this close in both documents (one missed sentence)
     unit_trim_slack: int = 6  # a unit seed drops an unmatched head or tail longer than this
     unit_solo_chars: int = 40  # a unit seed this long in both documents is a passage on its own
+    # Weakest passage reported when sentence units are among its seeds (min_similarity otherwise): a
+    # heavy rewrite (every word spun, clauses swapped, fillers, OCR) aligns in order at 0.40-0.50 although
+    # its units pass cosine and Dice. 0.5 -> 0.4, bench/compare_eval.py heavy recall: rw200s1 0.906 ->
+    # 0.932, rw200s2h 0.919 -> 0.943, held-out rw240s31h 0.842 -> 0.859, rw200s3/s4h unchanged;
+    # precision unchanged but rw200s4h 0.998 -> 0.992 (one stock phrase shared by two babbled sentences);
+    # c200s1/c200s7 unchanged. At 0.45 only the held-out corpus gained.
+    unit_min_similarity: float = 0.4
     unit_check_sources: int = 32  # a report looks at most this many single-seed sources with the stage
 
 
