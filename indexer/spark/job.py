@@ -79,48 +79,80 @@ class StageLog:
     kept in ``_duizhao.json``. On a shared machine the CPU time is the steadier figure."""
 
     stages: list[dict] = field(default_factory=list)
+    cpu: TreeCpu = field(default_factory=lambda: TreeCpu())
 
     @contextmanager
     def stage(self, sc, number: int, name: str) -> Iterator[dict]:
         sc.setJobDescription(f"阶段 {number}：{name}")
         figures: dict = {}
-        start, cpu = time.perf_counter(), tree_cpu()
-        yield figures
+        start, cpu = time.perf_counter(), self.cpu.start()
+        try:
+            yield figures
+        finally:
+            used = self.cpu.stop(cpu)
         seconds = round(time.perf_counter() - start, 3)
-        end_cpu = tree_cpu()
-        used = round(end_cpu - cpu, 2) if cpu is not None and end_cpu is not None else None
         self.stages.append({"stage": number, "name": name, "seconds": seconds, "cpu_seconds": used,
                             **figures})
         shown = "，".join(f"{k} {v}" for k, v in figures.items())
         log.info("阶段 %d %s：%s，用时 %.1f 秒，本机 CPU %s 秒", number, name, shown or "完成", seconds, used)
 
 
-def tree_cpu(root: int | None = None) -> float | None:
-    """CPU seconds used so far by ``root`` (this process) and every descendant, the exited ones their
-    parents waited for included (utime, stime, cutime, cstime from /proc); None without /proc."""
-    root = os.getpid() if root is None else root
-    children: dict[int, list[int]] = {}
-    used: dict[int, int] = {}
-    try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return None
-    for entry in entries:
+class TreeCpu:
+    """CPU seconds of this process and its descendants, sampled every second while a stage runs.
+    Spark's Python daemon lets its exited workers go unaccounted (SIGCHLD ignored), so each process's
+    last sampled own time is remembered; children waited for count through their parents."""
+
+    def __init__(self, every: float = 1.0):
+        self.every = every
+        self.seen: dict[int, float] = {}  # own utime + stime of every process seen in the tree
+        self.children = 0.0  # reaped children of live processes (cutime + cstime)
+        self._stop = None
+
+    def sample(self) -> float | None:
+        root = os.getpid()
+        parent: dict[int, list[int]] = {}
+        own: dict[int, tuple[int, int]] = {}
         try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read().rsplit(b")", 1)[1].split()
+            entries = [e for e in os.listdir("/proc") if e.isdigit()]
         except OSError:
-            continue
-        children.setdefault(int(stat[1]), []).append(int(entry))
-        used[int(entry)] = sum(int(x) for x in stat[11:15])
-    if root not in used:
-        return None
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += used.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total / os.sysconf("SC_CLK_TCK")
+            return None
+        for entry in entries:
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    stat = fh.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            parent.setdefault(int(stat[1]), []).append(int(entry))
+            own[int(entry)] = (int(stat[11]) + int(stat[12]), int(stat[13]) + int(stat[14]))
+        if root not in own:
+            return None
+        tick, children, todo = os.sysconf("SC_CLK_TCK"), 0, [root]
+        while todo:
+            pid = todo.pop()
+            self.seen[pid] = own[pid][0] / tick
+            children += own[pid][1]
+            todo.extend(c for c in parent.get(pid, []) if c in own)
+        self.children = max(self.children, children / tick)
+        return sum(self.seen.values()) + self.children
+
+    def start(self) -> float | None:
+        import threading
+
+        first = self.sample()
+        self._stop = threading.Event()
+
+        def run(stop=self._stop):
+            while not stop.wait(self.every):
+                self.sample()
+
+        threading.Thread(target=run, daemon=True).start()
+        return first
+
+    def stop(self, first: float | None) -> float | None:
+        if self._stop is not None:
+            self._stop.set()
+        last = self.sample()
+        return round(last - first, 2) if first is not None and last is not None else None
 
 
 def plan_blocks(chars: list[int], *, budget: int) -> list[int]:
