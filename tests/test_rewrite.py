@@ -241,3 +241,15 @@ def test_one_probe_for_two_and_three_character_words_finds_what_two_lookups_find
         apart = (*lex.classes_at(cps, 2, code, pos), *lex.classes_at(cps, 3))
         assert all(np.array_equal(x, y) for x, y in zip(both, apart, strict=True))
         assert len(both[0]) and len(both[2])
+
+
+def test_sentence_seeds_do_not_depend_on_the_order_of_feature_rows():
+    from indexer.detect.units import Units
+
+    ua, ub = features(normalize(ORIGIN), DEFAULTS), features(normalize(SPUN), DEFAULTS)
+    order = np.lexsort((ua.code, ua.unit))  # by unit: ``by_code`` sorts them itself
+    shuffled = Units(ua.starts, ua.ends, *(x[order] for x in (ua.unit, ua.code, ua.count, ua.first, ua.last)))
+    seeds = sentence_seeds(ua, ub, DEFAULTS)
+    assert len(seeds) and np.array_equal(seeds, sentence_seeds(shuffled, ub, DEFAULTS))
+    mirrored = sentence_seeds(ub, shuffled, DEFAULTS)[:, [2, 3, 0, 1]]  # the unsorted side as b
+    assert sorted(map(tuple, mirrored.tolist())) == sorted(map(tuple, seeds.tolist()))

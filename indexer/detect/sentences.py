@@ -115,7 +115,11 @@ def _trim(ua: Units, i: np.ndarray, ub: Units, j: np.ndarray, join: tuple[np.nda
     seeded = np.zeros(len(ua) * nb, dtype=bool)
     seeded[i * nb + j] = True  # (i, j) ascend in row-major order, as the cells sorted below
     keep = seeded[cell]
-    ra, rb, cell = ua.by_code.row[np.repeat(rows_a, per)[keep]], ub.by_code.row[rb[keep]], cell[keep]
+    ra, rb, cell = np.repeat(rows_a, per)[keep], rb[keep], cell[keep]
+    if ua.by_code.row is not None:
+        ra = ua.by_code.row[ra]
+    if ub.by_code.row is not None:
+        rb = ub.by_code.row[rb]
     order = np.argsort(cell, kind="stable")
     ra, rb, cell = ra[order], rb[order], cell[order]
     heads = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])  # one group per seed: seeds share features

@@ -57,14 +57,13 @@ class Units:
     def by_code(self) -> ByCode:
         """The feature rows grouped by feature, computed once per document (a corpus compare pairs
         one document with many)."""
-        code = self.code
-        order = np.arange(len(code))
+        code, unit, count, order = self.code, self.unit, self.count, None
         if len(code) and (code[1:] < code[:-1]).any():  # ``features`` gives them by feature already
             order = np.argsort(code, kind="stable")
-            code = code[order]
+            code, unit, count = code[order], unit[order], count[order]
         head = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.zeros(0, np.int64)
         df = np.diff(np.append(head, len(code)))
-        return ByCode(code[head], head, df, self.unit[order], 1 + np.log(self.count[order]), order,
+        return ByCode(code[head], head, df, unit, 1 + np.log(count), order,
                       np.bincount(self.unit, minlength=len(self.starts)))
 
 
@@ -78,7 +77,7 @@ class ByCode:
     df: np.ndarray  # units carrying each (rows are unique per unit and feature)
     unit: np.ndarray
     logtf: np.ndarray  # 1 + log(count)
-    row: np.ndarray  # the row in Units
+    row: np.ndarray | None  # the row in Units (None: the same rows, no copies kept)
     size: np.ndarray  # features per unit
 
 
