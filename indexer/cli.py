@@ -260,10 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap = ChineseParser(prog="indexer", description="对照：中文材料全文检索与查重（命令行）",
                        epilog="各子命令的说明：indexer 子命令 -h，例如 indexer search -h")
     ap.add_argument("--index", type=Path, metavar="文件夹",
-                    help=f"索引文件夹（默认：环境变量 DUIZHAO_INDEX，否则 {default_index_path()}）")
+                    help=f"索引文件夹，默认取环境变量 DUIZHAO_INDEX，否则为 {default_index_path()}")
     sub = ap.add_subparsers(dest="command", required=True, title="子命令", metavar="子命令")
 
-    p = sub.add_parser("add", help="加入文件或文件夹（.txt .md .docx .pdf .doc .wps）",
+    p = sub.add_parser("add", help="加入文件或文件夹，可读 .txt .md .docx .pdf .doc .wps 文件",
                        description="把文件或文件夹中的材料加入索引；同一份材料再次加入不会重复。")
     p.add_argument("paths", nargs="+", type=Path, metavar="路径", help="文件或文件夹，可给多个")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
@@ -329,9 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="全库查重：找出互相雷同的材料对",
                        description="全库两两比对，列出雷同材料对、材料群与反复出现的段落（套话）。"
                                    "结果按库状态缓存。")
-    p.add_argument("--json", action="store_true", help="输出完整结果的 JSON（score_compare.py 读取的格式）")
+    p.add_argument("--json", action="store_true", help="输出完整结果的 JSON，即 score_compare.py 读取的格式")
     p.add_argument("--min-chars", type=int, default=0, metavar="N", help="只列出重合至少 N 字的材料对")
-    p.add_argument("--limit", type=int, default=50, metavar="N", help="表格的行数（不用于 --json）")
+    p.add_argument("--limit", type=int, default=50, metavar="N", help="表格的行数，给了 --json 时不用")
     from .spark.command import add_arguments as spark_arguments
 
     spark_arguments(p)

@@ -32,11 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = ChineseParser(prog="portal",
                        description="对照：启动门户网站；或管理账号：portal user … / portal token …")
     ap.add_argument("--bind", metavar="地址:端口",
-                    help="监听地址，默认 127.0.0.1:8000（环境变量 DUIZHAO_BIND）")
-    ap.add_argument("--workers", type=int, metavar="N", help="工作进程数（环境变量 DUIZHAO_WORKERS）")
-    ap.add_argument("--index", metavar="文件夹", help="索引文件夹（环境变量 DUIZHAO_INDEX）")
+                    help="监听地址，默认 127.0.0.1:8000，也可用环境变量 DUIZHAO_BIND 设置")
+    ap.add_argument("--workers", type=int, metavar="N",
+                    help="工作进程数，也可用环境变量 DUIZHAO_WORKERS 设置")
+    ap.add_argument("--index", metavar="文件夹", help="索引文件夹，也可用环境变量 DUIZHAO_INDEX 设置")
     ap.add_argument("--data", metavar="文件夹",
-                    help="数据文件夹：账号、审计日志、上传（环境变量 DUIZHAO_DATA）")
+                    help="数据文件夹，存账号、审计日志、上传，也可用环境变量 DUIZHAO_DATA 设置")
     split = next((i for i, a in enumerate(argv) if a in ACCOUNT_COMMANDS), len(argv))
     args = ap.parse_args(argv[:split])
     given = {"BIND": args.bind, "WORKERS": args.workers, "INDEX": args.index, "DATA": args.data}

@@ -31,16 +31,16 @@ class SparkUnavailable(DuizhaoError):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The compare subcommand's Spark options."""
     p.add_argument("--engine", choices=("embedded", "spark"), default="embedded",
-                   help="比对引擎：embedded 本进程（默认）；"
-                        "spark 用 Spark（需 pip install '.[spark]' 与 Java 17）")
+                   help="比对引擎：embedded 在本进程比对，为默认；"
+                        "spark 用 Spark，需先 pip install '.[spark]' 并装好 Java 17")
     p.add_argument("--master", metavar="地址",
-                   help="Spark master，如 local[2]、spark://host:7077、yarn（--engine spark）")
+                   help="Spark master，如 local[2]、spark://host:7077、yarn；用于 --engine spark")
     p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
-                   help="一项 Spark 配置，可重复（--engine spark）")
+                   help="一项 Spark 配置，可重复；用于 --engine spark")
     p.add_argument("--partitions", type=int, metavar="N", help="Spark 作业的哈希与材料对分桶数")
     p.add_argument("--input", metavar="位置",
                    help="比对这些材料而不是索引：文件夹、Parquet 数据集或 hdfs:// / s3a:// 地址"
-                        "（--engine spark；须同时给出 --output）")
+                        "；用于 --engine spark，须同时给出 --output")
     p.add_argument("--output", metavar="位置",
                    help=f"Spark 作业写结果的位置（默认：索引文件夹/{RESULT_FOLDER}）")
     p.add_argument("--import", dest="import_result", metavar="结果",
