@@ -212,7 +212,9 @@ def _print_report(rep: dict) -> None:
     print(f"查重报告: {doc.get('title') or doc.get('source')}  ({doc.get('source')})")
     print(f"  总文字复制比 {rep['copy_ratio_with_boilerplate']:.1%}（含套话）"
           f"  去除套话复制比 {rep['copy_ratio']:.1%}"
-          f"  单篇最大复制比 {rep['max_single_ratio']:.1%}  复制字数 {rep['copied_chars']} / {rep['chars']}")
+          f"  单篇最大复制比 {rep['max_single_ratio']:.1%}")
+    print(f"  复制 {rep['copied_chars']} 字，去除套话后共 {rep['chars'] - rep['boilerplate_chars']} 字"
+          f"（全文 {rep['chars']} 字，其中套话 {rep['boilerplate_chars']} 字）")
     if rep["sources"]:
         print("  来源:")
         for s in rep["sources"]:
