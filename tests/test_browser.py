@@ -94,9 +94,11 @@ def test_search_then_report_in_a_real_browser(server, browser):
     browser.find_element(By.CSS_SELECTOR, "form.stacked button[type=submit]").click()
     wait.until(ec.presence_of_element_located((By.ID, "current-user")))
     assert browser.find_element(By.ID, "current-user").text == INSPECTOR[0]
+    # the mode first: changing it with a query typed re-runs the search (app.js), and a click on the
+    # button racing that reload met a stale element
+    browser.find_element(By.CSS_SELECTOR, "form.search input[value=phrase]").click()
     box = browser.find_element(By.NAME, "q")
     box.send_keys("理论学习不深不实")
-    browser.find_element(By.CSS_SELECTOR, "form.search input[value=phrase]").click()
     browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "li.hit")))
     assert "q=" in browser.current_url and "mode=phrase" in browser.current_url  # shareable URL
