@@ -353,8 +353,8 @@ def test_user_changes_own_password(own_server, browser):
     assert error and "数字" in error
     new = "新的口令-Correct-7"
     submit(INSPECTOR[1], new, new)
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "p.flash")))
-    assert "密码已修改" in browser.find_element(By.CSS_SELECTOR, "p.flash").text
+    # the text, not the element: a p.flash of the page being left can match first and go stale
+    assert wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "p.flash"), "密码已修改"))
     browser.find_element(By.CSS_SELECTOR, "form.account button[type=submit]").click()  # 退出
     wait.until(ec.url_contains("/login"))
     browser.find_element(By.NAME, "username").send_keys(INSPECTOR[0])
