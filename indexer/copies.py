@@ -353,9 +353,10 @@ def copied_spans(pairs: list[dict]) -> dict[str, list[tuple[int, int]]]:
 def document_figures(norm, opts: detect.DetectOptions) -> tuple[int, list, list[str]]:
     """What the compare records of one material: its 字数 (normalized characters, as on every page),
     its 范文 web traces, and the stock phrases it carries (套话库), in the order found."""
-    phrases = matcher(stock_list(opts), opts.use_stock_phrases)
-    carried = [hit.phrase for hit in phrases.hits(norm.text)]
-    return detect.char_count(norm), doc_web_traces(norm, opts), carried
+    user = stock_list(opts)
+    hits = matcher(user, opts.use_stock_phrases).hits(norm.text)
+    traces = web_traces(norm, user, shipped=opts.use_stock_phrases, hits=hits)
+    return detect.char_count(norm), traces, [hit.phrase for hit in hits]
 
 
 # The three steps below are what the Spark job (``indexer.spark``) calls where its data is: a pair
@@ -375,11 +376,6 @@ def describe_pair(pair: dict, na, nb, stock_a, stock_b, doc_a: dict, doc_b: dict
         x["name_swap"] = tiers.name_swap(rel)
     pair["tier"] = tiers.tier(pair, opts, own=tiers.same_owner(doc_a, doc_b))
     return pair
-
-
-def doc_web_traces(norm, opts: detect.DetectOptions) -> list:
-    """Traces of 范文 web sites in one material."""
-    return web_traces(norm, stock_list(opts), shipped=opts.use_stock_phrases)
 
 
 def finish_compare(out: dict, traces: dict, carriers: dict | None = None) -> dict:

@@ -145,10 +145,12 @@ def stock_mask(norm: Normalized | str, user: tuple[str, ...] = (), *, shipped: b
     return matcher(tuple(user), shipped).mask(text)
 
 
-def web_traces(norm: Normalized, user: tuple[str, ...] = (), *, shipped: bool = True) -> list[dict]:
-    """The 范文/文库 site traces found in a text, each once with its first occurrence (original span)."""
+def web_traces(norm: Normalized, user: tuple[str, ...] = (), *, shipped: bool = True,
+               hits: list[Hit] | None = None) -> list[dict]:
+    """The 范文/文库 site traces found in a text, each once with its first occurrence (original span).
+    ``hits``: the matcher's hits in ``norm`` when the caller has them already (one scan, not two)."""
     seen: dict[str, dict] = {}
-    for h in matcher(tuple(user), shipped).hits(norm.text):
+    for h in matcher(tuple(user), shipped).hits(norm.text) if hits is None else hits:
         if h.kind == "web" and h.phrase not in seen:
             s, e = norm.to_original(h.start, h.end)
             seen[h.phrase] = {"phrase": h.phrase, "span": [s, e], "text": norm.original[s:e]}

@@ -81,9 +81,6 @@ def material(source: str, raw: str, metadata: dict[str, str] | None = None) -> M
     return Material(source, digest(text)[:ID_CHARS], text, title, meta, (source,))
 
 
-PLAIN_SUFFIXES = (".txt", ".md")  # decoded by our own code under the size limit: no child process
-
-
 def read_path(path: str) -> str:
     """A file's text as ``indexer add`` reads it: by the same readers (``readers.read_text``), a Word
     or PDF file in a child process with memory and time limits (``sandbox.read_text``). A plain-text
@@ -91,7 +88,7 @@ def read_path(path: str) -> str:
     file cost the job more than its fingerprinting (15 of 18 s of reading 300 files)."""
     from indexer import readers, sandbox
 
-    if PurePosixPath(path).suffix.lower() in PLAIN_SUFFIXES:
+    if PurePosixPath(path).suffix.lower() in readers.PLAIN:  # bounded decode by our own code
         return readers.read_text(path)
     return sandbox.read_text(path)
 
