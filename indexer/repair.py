@@ -58,7 +58,7 @@ def reconcile(lib: Library) -> None:
     want = {(d.id, d.docnum) for d in by_id.values()}
     todo = lib.store.words_todo()
     redo = {i for i, _ in want - have} | (set(todo) & set(by_id))
-    with words_writer(lib) as writer:
+    with words_writer(lib.words.ix) as writer:
         for doc_id in {i for i, _ in have} - set(by_id):
             writer.delete_by_term("id", doc_id)
         for doc in (by_id[i] for i in sorted(redo)):

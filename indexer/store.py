@@ -203,7 +203,7 @@ class Store:
                         "SELECT docnum, source, text FROM documents WHERE docnum > ?"
                         " ORDER BY docnum LIMIT 200", (last,)).fetchall():
                     for num, source, text in rows:
-                        name = source.replace("\\", "/").rsplit("/", 1)[-1]
+                        name = file_name(source)
                         db.execute("UPDATE documents SET digest=?, name=?, source=? WHERE docnum=?",
                                    (digest(text), name, LEGACY + source, num))
                     last = rows[-1][0]

@@ -133,7 +133,7 @@ def _upgrade_words(index: Path, store: Store, old: dict, current: dict, report: 
     elif not stamp.exists():
         return  # written with today's parameters
     from . import words
-    from .writer import add_words
+    from .writer import add_words, words_writer
 
     word_index = words.WordIndex(folder)
     try:
@@ -143,10 +143,9 @@ def _upgrade_words(index: Path, store: Store, old: dict, current: dict, report: 
             for i in range(0, len(todo), WORD_BATCH):
                 batch = todo[i:i + WORD_BATCH]
                 texts = store.texts(d.docnum for d in batch)
-                writer = word_index.ix.writer(limitmb=64)
-                for doc in batch:
-                    add_words(writer, doc, words.word_counts(texts[doc.docnum]))
-                writer.commit(mergetype=merge_policy.whoosh_merge)
+                with words_writer(word_index.ix, limitmb=64) as writer:
+                    for doc in batch:
+                        add_words(writer, doc, words.word_counts(texts[doc.docnum]))
                 report.words_rebuilt += len(batch)
                 bar.update(len(batch))
     finally:

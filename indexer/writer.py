@@ -51,9 +51,10 @@ def merge(lib: Library) -> None:
 
 
 @contextmanager
-def words_writer(lib: Library, **options) -> Iterator:
-    """A Whoosh writer committed on success and cancelled (its lock released) on any exception."""
-    writer = lib.words.ix.writer(**options)
+def words_writer(ix, **options) -> Iterator:
+    """A writer of the Whoosh index ``ix``, committed with the tiered merge on success and cancelled
+    (its lock released) on any exception."""
+    writer = ix.writer(**options)
     try:
         yield writer
     except BaseException:
@@ -263,7 +264,7 @@ class IndexWriter:
                 version=old.version + 1 if old else 1, **meta))
         lib.segments.add([d.docnum for d in docs], [it.prep.folded for it in pending],
                          [it.prep.fingerprints for it in pending])
-        with words_writer(lib, limitmb=256) as writer:
+        with words_writer(lib.words.ix, limitmb=256) as writer:
             for doc, item in zip(docs, pending):
                 add_words(writer, doc, item.prep.counts, update=item.old is not None)
         lib.store.commit_batch(docs, retire=[it.id for it in pending if it.old], by=self.user)
@@ -357,7 +358,7 @@ class IndexWriter:
         lib = self.lib
         lib.refresh()
         ids = [i for i in dict.fromkeys(self._words_pending) if i in lib.catalog.by_id]
-        with words_writer(lib) as writer:
+        with words_writer(lib.words.ix) as writer:
             for doc_id in ids:
                 doc = lib.catalog.by_id[doc_id]
                 update_words(writer, doc, lib.store.texts([doc.docnum])[doc.docnum])
@@ -370,7 +371,7 @@ class IndexWriter:
         lib = self.lib
         doc = lib.resolve(doc_id)
         lib.store.commit_batch([], [doc.id])
-        with words_writer(lib) as writer:
+        with words_writer(lib.words.ix) as writer:
             writer.delete_by_term("id", doc.id)
         self._after_commit()
         return doc
