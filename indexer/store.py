@@ -251,14 +251,14 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        """One write transaction (``BEGIN IMMEDIATE``), rolled back on any error."""
+        """One write transaction (``BEGIN IMMEDIATE``), rolled back on any error, its commit's included."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
 
     def _has_identity(self) -> bool:
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -376,8 +376,7 @@ class Store:
         ``by``), delete ``remove_ids`` and those rows, insert ``new``. All of it becomes visible, or none."""
         db = self.db
         now = time.time()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             for doc_id in retire:
                 db.execute(
                     "INSERT INTO versions (id, version, docnum, source, name, title, unit, author, role,"
@@ -393,10 +392,6 @@ class Store:
                  d.added or now, d.name, d.uploader, d.digest or digest(d.text or ""), d.version, d.text)
                 for d in new])
             self._bump()
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def update_fields(self, doc_id: str, values: dict[str, str | None]) -> None:
         """Change a material's metadata (``EDITABLE`` fields) or ``source``; its word-index entry is
@@ -405,17 +400,12 @@ class Store:
         if not values or not set(values) <= allowed:
             raise ValueError(f"not editable: {sorted(set(values) - allowed)}")
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             sets = ", ".join(f"{k}=?" for k in values)
             db.execute(f"UPDATE documents SET {sets} WHERE id=?", (*values.values(), doc_id))
             if set(values) & set(EDITABLE):
                 db.execute("INSERT OR IGNORE INTO words_todo(id) VALUES (?)", (doc_id,))
             self._bump()
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def clear_words_todo(self, ids: Iterable[str]) -> None:
         self.db.executemany("DELETE FROM words_todo WHERE id=?", [(i,) for i in ids])
