@@ -130,11 +130,11 @@ def prepare_text(job: FileJob, raw: str) -> Prepared:
         year = infer_year(text, title)
         if year:
             meta["year"] = year
-    from . import words  # jieba and Whoosh load on first use: `indexer check` never needs them
+    from .wordcut import word_counts  # jieba loads on first use: `indexer check` never needs it
 
     norm = detect.normalize(text)  # once: for the fingerprints and for 字数
     return Prepared(job, digest=store.digest(text), text=text, title=title, meta=meta, folded=fold(text),
-                    chars=detect.char_count(norm), counts=words.word_counts(text),
+                    chars=detect.char_count(norm), counts=word_counts(text),
                     fingerprints=fingerprint_text(text, norm=norm))
 
 

@@ -17,7 +17,7 @@ from whoosh import fields, index, qparser
 from whoosh.analysis import Token, Tokenizer
 from whoosh.system import pack_uint
 
-from .wordcut import WORDS_VERSION, _ensure_jieba, word_counts, words  # noqa: F401 (the word rules)
+from .wordcut import word_counts, words  # noqa: F401 (the word rules live in wordcut)
 
 
 class JiebaTokenizer(Tokenizer):

@@ -25,7 +25,8 @@ def stock_context() -> dict:
     offset = int_arg("offset", 0)
     compare = lib.duplicates(wait=False)
     if compare is None:  # the compare job computes it; a small library is scanned meanwhile
-        start_compare()
+        start_compare()  # waits briefly for a small library's job: read what it left
+        compare = lib.duplicates(wait=False)
     phrases = stocklist.usage(lib, compare) or []
     if kind:
         phrases = [p for p in phrases if p["kind"] == kind]
