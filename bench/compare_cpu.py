@@ -3,9 +3,11 @@
 
     .venv/bin/python bench/compare_cpu.py CORPUS [--docs N]
 
-Reads CORPUS/docs/*.txt (the first N), fingerprints them, and runs ``compare_corpus`` with
-``sentences=False`` and ``True`` (process CPU time, which a machine shared with other jobs inflates
-far less than wall time). Prints both, their ratio, and the pairs each found.
+Reads CORPUS/docs/*.txt (the first N), computes what ingest stores of each (fingerprints, and the
+sentence stage's sketches), and runs ``compare_corpus`` with ``sentences=False`` and ``True`` (process
+CPU time, which a machine shared with other jobs inflates far less than wall time). Prints both, their
+ratio, and the pairs each found; then the sketches' cost at ingest, and with ``--unstored`` the
+compare computing them itself (as over an index written before they were stored).
 """
 
 from __future__ import annotations
@@ -21,26 +23,40 @@ sys.path.insert(0, str(ROOT))
 
 from indexer.detect import DEFAULTS, compare_corpus, fingerprints, normalize  # noqa: E402
 from indexer.detect.lexicon import cilin  # noqa: E402
+from indexer.detect.sentences import sketch_text  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("corpus", type=Path)
     ap.add_argument("--docs", type=int, default=0, help="only the first N documents (0: all)")
+    ap.add_argument("--unstored", action="store_true", help="also the compare computing the sketches itself")
     args = ap.parse_args()
     files = sorted((args.corpus / "docs").glob("*.txt"))
     files = files[: args.docs] if args.docs else files
     texts = {p.stem: p.read_text(encoding="utf-8") for p in files}
-    fps = {d: fingerprints(normalize(t).text, k=DEFAULTS.k, window=DEFAULTS.window) for d, t in texts.items()}
+    norms = {d: normalize(t) for d, t in texts.items()}
+    fps = {d: fingerprints(n.text, k=DEFAULTS.k, window=DEFAULTS.window) for d, n in norms.items()}
     cilin()  # loaded once per process, as in a server
+    t0 = time.process_time()
+    sketches = {d: sketch_text(n, DEFAULTS) for d, n in norms.items()}  # what ingest stores
+    ingest_s = time.process_time() - t0
+    del norms
     out = {}
-    for name, opts in (("off", replace(DEFAULTS, sentences=False)), ("on", DEFAULTS)):
+    runs = [("off", replace(DEFAULTS, sentences=False), None), ("on", DEFAULTS, sketches)]
+    if args.unstored:
+        runs.append(("unstored", DEFAULTS, None))
+    for name, opts, stored in runs:
         t0 = time.process_time()
-        result = compare_corpus(fps, texts.__getitem__, options=opts)
+        result = compare_corpus(fps, texts.__getitem__, options=opts, sketches=stored)
         out[name] = (time.process_time() - t0, len(result.pairs))
     print(f"{args.corpus.name} {len(texts)} documents, {sum(map(len, texts.values())) / 1e6:.1f} M chars: "
           f"compare CPU off {out['off'][0]:.1f} s ({out['off'][1]} pairs), on {out['on'][0]:.1f} s "
-          f"({out['on'][1]} pairs), ratio {out['on'][0] / out['off'][0]:.2f}")
+          f"({out['on'][1]} pairs), ratio {out['on'][0] / out['off'][0]:.2f}; "
+          f"sketches at ingest {ingest_s:.1f} s")
+    if args.unstored:
+        print(f"  without stored sketches: {out['unstored'][0]:.1f} s ({out['unstored'][1]} pairs), "
+              f"ratio {out['unstored'][0] / out['off'][0]:.2f}")
 
 
 if __name__ == "__main__":

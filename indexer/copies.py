@@ -305,6 +305,9 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
     docnum_of = {live[num].id: num for num in fps}
     load = _loader(lib)
     extra = {"progress": progress} if progress is not None else {}  # (an older detect has no progress)
+    if opts.sentences:  # stored at ingest (computed for documents whose segment lacks them)
+        stored = lib.sketches(sorted(fps), opts)
+        extra["sketches"] = {live[num].id: stored[num] for num in sorted(fps)}
     result = detect.compare_corpus(mapping, lambda doc_id: load(docnum_of[doc_id]), options=opts, **extra)
     out = result.to_json({doc_id: live[docnum_of[doc_id]].source for doc_id in mapping})
     docs = {}

@@ -53,6 +53,7 @@ class Prepared:
     chars: int = 0  # 字数: normalized characters (``detect.char_count``), stored as ``Document.chars``
     counts: dict[str, int] = field(default_factory=dict)
     fingerprints: tuple = ()
+    sketch: tuple = ()  # the sentence stage's sketch (``sketch_of_text``), stored beside the fingerprints
     error: str | None = None
 
 
@@ -119,6 +120,28 @@ def fingerprint_text(text: str, *, norm: detect.Normalized | None = None) -> tup
     return detect.fingerprints(norm.text, k=opts.k, window=opts.window)
 
 
+def sketch_of_text(text: str, *, norm: detect.Normalized | None = None) -> tuple:
+    """The sentence stage's sketch (unit, key) rows of a stored text (``sentences.sketch_text``), with
+    the options ``stored_sketch_params`` records; ``norm``: its normalized view when the caller has it."""
+    from .detect.sentences import sketch_text
+
+    norm = detect.normalize(text) if norm is None else norm
+    return sketch_text(norm, detect.DEFAULTS)
+
+
+def detection_data(text: str) -> tuple[tuple, tuple]:
+    """A stored text's fingerprints and sketch, normalized once (repair and upgrade rebuild both)."""
+    norm = detect.normalize(text)
+    return fingerprint_text(text, norm=norm), sketch_of_text(text, norm=norm)
+
+
+def stored_sketch_params() -> dict:
+    """What the sketches computed at ingest (``sketch_of_text``) depend on."""
+    from .detect.sentences import sketch_params
+
+    return sketch_params(detect.DEFAULTS)
+
+
 def prepare_text(job: FileJob, raw: str) -> Prepared:
     """Everything the index needs of one document's text."""
     text = clean_stored(raw)
@@ -132,10 +155,10 @@ def prepare_text(job: FileJob, raw: str) -> Prepared:
             meta["year"] = year
     from .wordcut import word_counts  # jieba loads on first use: `indexer check` never needs it
 
-    norm = detect.normalize(text)  # once: for the fingerprints and for 字数
+    norm = detect.normalize(text)  # once: for the fingerprints, the sketch and 字数
     return Prepared(job, digest=store.digest(text), text=text, title=title, meta=meta, folded=fold(text),
                     chars=detect.char_count(norm), counts=word_counts(text),
-                    fingerprints=fingerprint_text(text, norm=norm))
+                    fingerprints=fingerprint_text(text, norm=norm), sketch=sketch_of_text(text, norm=norm))
 
 
 def prepare(job: FileJob) -> Prepared:

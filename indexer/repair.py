@@ -9,6 +9,7 @@ import fcntl
 from typing import TYPE_CHECKING
 
 from . import ingest
+from .segments import Sketches
 from .text import fold
 
 if TYPE_CHECKING:
@@ -50,8 +51,9 @@ def reconcile(lib: Library) -> None:
     for i in range(0, len(missing), 500):  # a few hundred texts at a time: memory bounded, not the corpus
         chunk = missing[i:i + 500]
         texts = lib.store.texts(chunk)
-        lib.segments.add(chunk, [fold(texts[n]) for n in chunk],
-                         [ingest.fingerprint_text(texts[n]) for n in chunk])
+        fps, sketches = zip(*(ingest.detection_data(texts[n]) for n in chunk), strict=True)
+        lib.segments.add(chunk, [fold(texts[n]) for n in chunk], list(fps),
+                         Sketches(ingest.stored_sketch_params(), rows=list(sketches)))
     by_id = dict(lib.catalog.by_id)
     with lib.words.ix.searcher() as searcher:
         have = {(f["id"], f["docnum"]) for f in searcher.all_stored_fields()}

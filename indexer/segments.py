@@ -90,7 +90,30 @@ def _load_arrays(folder: Path, mapped: bool) -> dict[str, np.ndarray]:
 
 
 Fingerprints = tuple[np.ndarray, np.ndarray]  # copy-detection (hashes, positions) of one document
+Sketch = tuple[np.ndarray, np.ndarray]  # the sentence stage's sketch of one document: (unit, key) rows
 PARAMS_FILE = "params.json"  # the parameters a segment's data was computed with (see ``format``)
+SKETCH_FILE = "sketch.json"  # what its sketches were computed with (``detect.sentences.sketch_params``)
+
+
+@dataclass(frozen=True)
+class Sketches:
+    """Sketches to store with a segment's documents: the parameters they were computed with, and
+    either one per document (``rows``, in the segment's order) or how to compute one from a docnum
+    (``of``: a merge filling sketches its victims lack or hold with other parameters)."""
+
+    params: dict
+    rows: list[Sketch] | None = None
+    of: Callable[[int], Sketch] | None = None
+
+
+SketchColumns = tuple[np.ndarray, np.ndarray, np.ndarray]  # units, keys (document order), counts
+
+
+def _sketch_columns(rows: Iterable[Sketch]) -> SketchColumns:
+    rows = list(rows)
+    units = np.concatenate([np.asarray(u, dtype=np.uint32) for u, _ in rows] or [np.zeros(0, np.uint32)])
+    keys = np.concatenate([np.asarray(k, dtype=np.int64) for _, k in rows] or [np.zeros(0, np.int64)])
+    return units, keys, np.fromiter((len(u) for u, _ in rows), dtype=np.int64, count=len(rows))
 IN_MEMORY_BELOW = 2 << 20  # smaller segments are read into memory: no open files per upload
 
 
@@ -108,25 +131,32 @@ def _fingerprint_arrays(hashes: np.ndarray, pos: np.ndarray, counts: np.ndarray)
 
 
 def build_segment(folder: Path, docnums: list[int], folded: list[str], fps: list[Fingerprints], *,
-                  params: dict | None = None) -> str:
-    """Write a new segment for ``folded`` texts and their copy-detection fingerprints under ``folder``;
-    returns its name (not yet listed in the manifest). ``params``: what the data was computed with."""
+                  params: dict | None = None, sketches: Sketches | None = None) -> str:
+    """Write a new segment for ``folded`` texts and their copy-detection fingerprints (and sketches,
+    when given) under ``folder``; returns its name (not yet listed in the manifest). ``params``: what
+    the data was computed with."""
 
     def fingerprints() -> FingerprintColumns:
         hashes = np.concatenate([np.asarray(h, dtype=np.uint64) for h, _ in fps] or [np.zeros(0, np.uint64)])
         pos = np.concatenate([np.asarray(p, dtype=np.uint32) for _, p in fps] or [np.zeros(0, np.uint32)])
         return hashes, pos, np.fromiter((len(h) for h, _ in fps), dtype=np.int64, count=len(fps))
 
-    return _write_segment(folder, docnums, [t.encode("utf-8") for t in folded], fingerprints, params)
+    sketch = None
+    if sketches is not None:
+        rows = sketches.rows if sketches.rows is not None else [sketches.of(n) for n in docnums]
+        sketch = (sketches.params, lambda: _sketch_columns(rows))
+    return _write_segment(folder, docnums, [t.encode("utf-8") for t in folded], fingerprints, params, sketch)
 
 
 FingerprintColumns = tuple[np.ndarray, np.ndarray, np.ndarray]  # hashes, positions (document order), counts
 
 
 def _write_segment(folder: Path, docnums, encoded: list[bytes],
-                   fingerprints: Callable[[], FingerprintColumns], params: dict | None) -> str:
-    """Write a segment; the fingerprints are computed, written and freed before the suffix array is
-    built, so the two never take memory at once (a merge's peak is the suffix array of its text)."""
+                   fingerprints: Callable[[], FingerprintColumns], params: dict | None,
+                   sketch: tuple[dict, Callable[[], SketchColumns]] | None = None) -> str:
+    """Write a segment; the fingerprints (and sketches: their parameters and columns) are computed,
+    written and freed before the suffix array is built, so they never take memory at once (a
+    merge's peak is the suffix array of its text)."""
     from pydivsufsort import divsufsort
 
     if params is None:
@@ -142,6 +172,14 @@ def _write_segment(folder: Path, docnums, encoded: list[bytes],
     for key in list(columns):
         arrays.add(key, columns.pop(key))
     del columns
+    if sketch is not None:
+        units, keys, counts = sketch[1]()
+        starts = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        arrays.add("sk_unit", units)
+        arrays.add("sk_key", keys)
+        arrays.add("sk_docstart", starts)
+        del units, keys
     lengths = np.fromiter((len(b) + 1 for b in encoded), dtype=np.int64, count=len(encoded))
     starts = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(lengths, out=starts[1:])
@@ -176,6 +214,11 @@ def _write_segment(folder: Path, docnums, encoded: list[bytes],
         json.dump(params, fh, ensure_ascii=False, sort_keys=True)
         fh.flush()
         os.fsync(fh.fileno())
+    if sketch is not None:
+        with open(tmp / SKETCH_FILE, "w", encoding="utf-8") as fh:
+            json.dump(sketch[0], fh, ensure_ascii=False, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
     _fsync_dir(tmp)
     os.replace(tmp, folder / name)
     _fsync_dir(folder)
@@ -224,6 +267,11 @@ class Segment:
             self.params: dict | None = json.loads((path / PARAMS_FILE).read_text(encoding="utf-8"))
         except FileNotFoundError:
             self.params = None  # written before segments recorded their parameters (format 1)
+        self.sketch_params: dict | None = None  # None: no stored sketches (written before they were)
+        if "sk_key" in arrays:
+            self.sk_unit, self.sk_key = arrays["sk_unit"], arrays["sk_key"]
+            self.sk_docstart = np.array(arrays["sk_docstart"])
+            self.sketch_params = json.loads((path / SKETCH_FILE).read_text(encoding="utf-8"))
         with open(path / "text.bin", "rb") as fh:
             if mode is None or not self.nbytes:
                 self.blob = fh.read()
@@ -300,6 +348,11 @@ class Segment:
         """One document's fingerprints in text order."""
         idx = self.fp_bydoc[self.fp_docstart[local]:self.fp_docstart[local + 1]]
         return np.asarray(self.fp_hash[idx]), np.asarray(self.fp_pos[idx])
+
+    def sketch(self, local: int) -> Sketch:
+        """One document's stored sketch (``sketch_params`` says what it was computed with)."""
+        s, e = self.sk_docstart[local], self.sk_docstart[local + 1]
+        return np.asarray(self.sk_unit[s:e], dtype=np.int64), np.asarray(self.sk_key[s:e])
 
     def postings(self, hashes: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, ...]:
         """The (hash, docnum, pos) of this segment whose hash is in ``hashes`` (sorted, unique): all of
@@ -400,6 +453,15 @@ class SegmentSet:
         loc = self.locations.get(docnum)
         return loc[0].fingerprints(loc[1]) if loc and loc[0].has_fingerprints else None
 
+    def sketch(self, docnum: int, params: dict) -> Sketch | None:
+        """A document's stored sketch if it was computed with ``params``, else None."""
+        loc = self.locations.get(docnum)
+        return loc[0].sketch(loc[1]) if loc and loc[0].sketch_params == params else None
+
+    def without_sketches(self, params: dict) -> list[Segment]:
+        """Segments whose sketches are missing or were computed with other parameters."""
+        return [s for s in self.segments if s.sketch_params != params]
+
     def postings(self, hashes: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, ...]:
         """The (hash, docnum, pos) in any segment whose hash is in ``hashes`` (at most ``limit`` of each
         hash per segment)."""
@@ -442,11 +504,12 @@ class SegmentSet:
         self._commit(self.read_manifest()["segments"], first + n)
         return first
 
-    def add(self, docnums: list[int], folded: list[str], fps: list[Fingerprints]) -> None:
+    def add(self, docnums: list[int], folded: list[str], fps: list[Fingerprints],
+            sketches: Sketches | None = None) -> None:
         """Write one segment of these documents and list it (the caller commits the store after)."""
         if not docnums:
             return
-        name = build_segment(self.folder, docnums, folded, fps)
+        name = build_segment(self.folder, docnums, folded, fps, sketches=sketches)
         manifest = self.read_manifest()
         self._commit(manifest["segments"] + [name], max(manifest.get("next_docnum", 1), max(docnums) + 1))
 
@@ -460,17 +523,19 @@ class SegmentSet:
         return out
 
     def maybe_merge(self, live: Iterable[int], fingerprint_of: Callable[[int], Fingerprints], *,
-                    policy: MergePolicy | None = None) -> int:
+                    policy: MergePolicy | None = None, sketches: Sketches | None = None) -> int:
         """Run the tiered merge policy (``self.policy`` unless given; see ``merge_policy``) until it has
         nothing left to do, dropping dead documents; first rebuild segments written before fingerprints
-        were stored (``fingerprint_of`` computes them). Returns how many merges ran. Each merge reads
-        its victims from their memory maps and writes at most ``policy.max_segment_bytes``: memory
-        stays bounded."""
+        were stored (``fingerprint_of`` computes them). A merged segment stores sketches with
+        ``sketches.params``, computing (``sketches.of``) those its victims lack; without ``sketches``
+        it keeps them only when all victims hold them with the same parameters. Returns how many
+        merges ran. Each merge reads its victims from their memory maps and writes at most
+        ``policy.max_segment_bytes``: memory stays bounded."""
         policy = policy or self.policy
         live_arr = np.unique(np.fromiter(live, dtype=np.int64))
         merges = 0
         for seg in self.without_fingerprints():
-            self._merge([seg], live_arr, fingerprint_of)
+            self._merge([seg], live_arr, fingerprint_of, sketches)
             merges += 1
         for _ in range(10_000):  # each round shrinks the segment count or drops dead bytes
             todo = plan(self.sizes(live_arr), policy)
@@ -478,12 +543,12 @@ class SegmentSet:
                 break
             by_name = {seg.name: seg for seg in self.segments}
             for names in todo:
-                self._merge([by_name[n] for n in names], live_arr, fingerprint_of)
+                self._merge([by_name[n] for n in names], live_arr, fingerprint_of, sketches)
                 merges += 1
         return merges
 
     def _merge(self, victims: list[Segment], live: np.ndarray,
-               fingerprint_of: Callable[[int], Fingerprints]) -> None:
+               fingerprint_of: Callable[[int], Fingerprints], sketches: Sketches | None = None) -> None:
         """Replace ``victims`` by one segment of their live documents (none if nothing is live), in
         docnum order. Victims are read through their maps, whose pages are then let go: the writer's
         memory holds the merged segment, not its sources too."""
@@ -525,21 +590,49 @@ class SegmentSet:
             del positions
             return h_all[idx], p_all[idx], cnt[order]
 
+        def sketch_columns() -> SketchColumns:
+            units, keys, counts = [], [], []
+            for seg, loc in zip(victims, locals_):
+                if seg.sketch_params == target:
+                    bounds = seg.sk_docstart
+                    n = bounds[loc + 1] - bounds[loc]
+                    rows = _ranges(bounds[loc], n)
+                    units.append(np.asarray(seg.sk_unit[rows]))
+                    keys.append(np.asarray(seg.sk_key[rows]))
+                    counts.append(n)
+                    seg.release_pages()
+                else:
+                    for num in seg.docnums[loc].tolist():
+                        u, k = sketches.of(num)
+                        units.append(np.asarray(u, dtype=np.uint32))
+                        keys.append(np.asarray(k, dtype=np.int64))
+                        counts.append(np.array([len(u)], dtype=np.int64))
+            cnt = np.concatenate(counts or [np.zeros(0, np.int64)])
+            first = np.zeros(len(cnt), dtype=np.int64)
+            np.cumsum(cnt[:-1], out=first[1:])
+            idx = _ranges(first[order], cnt[order])
+            u_all = np.concatenate(units or [np.zeros(0, np.uint32)])
+            k_all = np.concatenate(keys or [np.zeros(0, np.int64)])
+            return u_all[idx], k_all[idx], cnt[order]
+
+        target = sketches.params if sketches is not None else victims[0].sketch_params
+        can = all(v.sketch_params == target for v in victims) or (sketches is not None and sketches.of)
+        sketch = (target, sketch_columns) if target is not None and can else None
         params = victims[0].params if all(v.params == victims[0].params for v in victims) else None
         if any(not v.has_fingerprints for v in victims):
             params = None  # fingerprints computed now: today's parameters
         new = []
         if len(nums):
-            new = [_write_segment(self.folder, nums[order].tolist(), encoded, fingerprints, params)]
+            new = [_write_segment(self.folder, nums[order].tolist(), encoded, fingerprints, params, sketch)]
         victim_names = {s.name for s in victims}
         manifest = self.read_manifest()
         keep = [name for name in manifest["segments"] if name not in victim_names]
         self._commit(keep + new, manifest.get("next_docnum", 1), drop=victim_names)
 
     def build(self, docnums: list[int], folded: list[str], fps: list[Fingerprints], *,
-              params: dict | None = None) -> str:
+              params: dict | None = None, sketches: Sketches | None = None) -> str:
         """Write a segment of these documents without listing it yet (``swap`` lists it)."""
-        return build_segment(self.folder, docnums, folded, fps, params=params)
+        return build_segment(self.folder, docnums, folded, fps, params=params, sketches=sketches)
 
     def swap(self, old: list[str], new: list[str]) -> None:
         """List ``new`` segments in place of ``old`` ones in one atomic manifest commit (``indexer

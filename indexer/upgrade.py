@@ -8,6 +8,10 @@ run killed at any point resumes where it stopped. The word index is rebuilt when
 changed, in batches committed as they go (its ``params.json`` tells a resumed run it is already the
 new one). ``format.json`` is written last, so until the upgrade is complete the index refuses to
 open with a message naming ``indexer upgrade``.
+
+Segments written before the sentence stage's sketches were stored, or with other sketch parameters
+(``segments.SKETCH_FILE``), are rebuilt too. Such an index opens without an upgrade: the compare
+computes the sketches it lacks, and segment merges store them as they go.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import format, ingest, merge_policy
-from .segments import SegmentSet, write_json_atomic
+from .segments import SegmentSet, Sketches, write_json_atomic
 from .store import Store
 from .text import fold
 
@@ -80,10 +84,13 @@ def _upgrade_segments(index: Path, store: Store, old: dict, current: dict, repor
                       progress: bool, max_bytes: int) -> None:
     target = format.segment_params(current)
     legacy = format.segment_params(old)
+    sketch_target = ingest.stored_sketch_params()
     segments = SegmentSet(index / "segments")
     try:
         segments.cleanup()
-        stale = [s for s in segments.segments if (s.params or legacy) != target]
+        # written with other parameters, or before sketches were stored (or with other sketch parameters)
+        stale = [s for s in segments.segments
+                 if (s.params or legacy) != target or s.sketch_params != sketch_target]
         if not stale:
             return
         live = np.array([r[0] for r in store.db.execute("SELECT docnum FROM documents ORDER BY docnum")],
@@ -106,9 +113,10 @@ def _upgrade_segments(index: Path, store: Store, old: dict, current: dict, repor
                 for chunk in chunks:
                     texts = store.texts(chunk)
                     folded = [fold(texts[n]) for n in chunk]
-                    fps = [ingest.fingerprint_text(texts[n]) for n in chunk]
+                    fps, sketches = zip(*(ingest.detection_data(texts[n]) for n in chunk), strict=True)
                     del texts
-                    built.append(segments.build(chunk, folded, fps, params=target))
+                    built.append(segments.build(chunk, folded, list(fps), params=target,
+                                                sketches=Sketches(sketch_target, rows=list(sketches))))
                     bar.update(len(chunk))
                 segments.swap([seg.name], built)
                 report.segments_rebuilt += 1

@@ -34,6 +34,7 @@ from . import ingest
 from .errors import InvalidMetadata
 from .identity import UPLOAD, AddReport, FileResult, check_metadata, new_id, version_metadata
 from .repair import DIRTY, LOCK, needs_repair, reconcile
+from .segments import Sketches
 from .store import EDITABLE, LEGACY, META_FIELDS, Document
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ BATCH_DOCS = 2_000
 
 def merge(lib: Library) -> None:
     """Run the segment merge policy over the live documents (after every commit and reconcile)."""
-    lib.segments.maybe_merge(lib.catalog.docnums, lib.fingerprints)
+    lib.segments.maybe_merge(lib.catalog.docnums, lib.fingerprints, sketches=lib.sketch_source())
 
 
 @contextmanager
@@ -263,7 +264,8 @@ class IndexWriter:
                 uploader=old.uploader if old else self.user, digest=prep.digest,
                 version=old.version + 1 if old else 1, **meta))
         lib.segments.add([d.docnum for d in docs], [it.prep.folded for it in pending],
-                         [it.prep.fingerprints for it in pending])
+                         [it.prep.fingerprints for it in pending],
+                         Sketches(ingest.stored_sketch_params(), rows=[it.prep.sketch for it in pending]))
         with words_writer(lib.words.ix, limitmb=256) as writer:
             for doc, item in zip(docs, pending):
                 add_words(writer, doc, item.prep.counts, update=item.old is not None)
@@ -271,7 +273,7 @@ class IndexWriter:
         del docs
         for it in pending:  # stored: free the batch before merging, so memory stays one batch (S)
             it.prep.text = it.prep.folded = ""
-            it.prep.counts, it.prep.fingerprints = {}, ()
+            it.prep.counts, it.prep.fingerprints, it.prep.sketch = {}, (), ()
         self._after_commit()
 
     def _after_commit(self) -> None:

@@ -66,9 +66,12 @@ class CompareResult:
 
 def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callable[[DocId], str], *,
                    options: DetectOptions = DEFAULTS, cache_size: int | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> CompareResult:
+                   progress: Callable[[int, int], None] | None = None,
+                   sketches: Mapping[DocId, tuple[np.ndarray, np.ndarray]] | None = None) -> CompareResult:
     """Every pair of documents with copied passages, and the boilerplate, in one pass; ``progress``
-    is told (candidate pairs aligned, candidate pairs) now and then (a background job shows it)."""
+    is told (candidate pairs aligned, candidate pairs) now and then (a background job shows it).
+    ``sketches``: each document's ``sketch_text`` with these options, as an index stores them from
+    ingest (computed here from the texts when not given)."""
     opts = options
     index = FingerprintIndex(fingerprints)
     texts = TextCache(load_text, cache_size)
@@ -98,9 +101,10 @@ def compare_corpus(fingerprints: Mapping[DocId, Fingerprints], load_text: Callab
     rewritten: set[tuple[int, int]] = set()
     units_of = lru_cache(maxsize=cache_size)(lambda d: features(texts.get(index.doc_ids[d]), opts))
     if opts.sentences:
-        sketches = ((d, *sketch_text(normalize(load_text(doc)), opts))
-                    for d, doc in enumerate(index.doc_ids))
-        found = candidate_pairs(sketches, opts, len(index.doc_ids))
+        of = (lambda doc: sketch_text(normalize(load_text(doc)), opts)) if sketches is None \
+            else sketches.__getitem__
+        found = candidate_pairs(((d, *of(doc)) for d, doc in enumerate(index.doc_ids)), opts,
+                                len(index.doc_ids))
         rewritten = {(int(x), int(y)) for x, y in found.tolist()}
         candidates |= rewritten
     ordered = sorted(candidates)

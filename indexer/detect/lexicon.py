@@ -9,8 +9,9 @@ text, the classes of the word starting there (a word in several classes has them
 
 from __future__ import annotations
 
+import hashlib
 import json
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -50,6 +51,15 @@ class Lexicon:
         self.pair_prefix = np.isin(self.pairs, prefixes)
         chars = np.stack([prefixes >> np.int64(21), prefixes & np.int64((1 << 21) - 1)])
         self.prefixes_chinese = bool((chars >= 0x3400).all())  # every such prefix is a Chinese bigram
+
+    @cached_property
+    def digest(self) -> str:
+        """The lexicon's content (its word tables) as a short digest: stored sketches name it."""
+        h = hashlib.sha256()
+        for n in (2, 3):
+            for arr in self.tables[n]:
+                h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()[:16]
 
     def classes_at(self, cps: np.ndarray, n: int, packed: np.ndarray | None = None,
                    where: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

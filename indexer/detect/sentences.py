@@ -145,10 +145,27 @@ def sketch(units: Units, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sketch_text(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
-    """``sketch(features(norm))`` without building the feature bags: what the corpus compare runs
-    over every document (one sort of the feature hashes)."""
+    """``sketch(features(norm))`` without building the feature bags (one sort of the feature
+    hashes): a document's part of the corpus-wide candidate index, computed at ingest and stored
+    beside its fingerprints (``sketch_params`` says which stored sketches are still valid)."""
     _, _, unit, code, _ = feature_rows(norm, opts)
     return _bottom_k(unit, code, opts.unit_sketch)
+
+
+# Bump when ``sketch_text`` returns anything else for the same text and options (units, features,
+# hashing): stored sketches of an older version are recomputed, never mixed with new ones.
+SKETCH_VERSION = 1
+
+
+def sketch_params(opts: DetectOptions) -> dict:
+    """Everything ``sketch_text`` depends on besides the normalized text: stored sketches computed
+    with other parameters are not used (the compare computes them again; ``indexer upgrade`` and
+    segment merges store new ones)."""
+    from indexer.detect.lexicon import cilin
+
+    return {"sketch_version": SKETCH_VERSION, "unit_min_chars": opts.unit_min_chars,
+            "unit_max_chars": opts.unit_max_chars, "unit_synonyms": opts.unit_synonyms,
+            "unit_sketch": opts.unit_sketch, "lexicon": cilin().digest if opts.unit_synonyms else None}
 
 
 _KEY_BITS = np.uint64(40)
