@@ -305,9 +305,8 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
     docnum_of = {live[num].id: num for num in fps}
     load = _loader(lib)
     extra = {"progress": progress} if progress is not None else {}  # (an older detect has no progress)
-    if opts.sentences:  # stored at ingest (computed for documents whose segment lacks them)
-        stored = lib.sketches(sorted(fps), opts)
-        extra["sketches"] = {live[num].id: stored[num] for num in sorted(fps)}
+    if opts.sentences:  # stored at ingest, read one at a time (the compare asks for each once)
+        extra["sketches"] = _StoredSketches(lib, opts, docnum_of)
     result = detect.compare_corpus(mapping, lambda doc_id: load(docnum_of[doc_id]), options=opts, **extra)
     out = result.to_json({doc_id: live[docnum_of[doc_id]].source for doc_id in mapping})
     docs = {}
@@ -338,6 +337,18 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
         for phrase in carried:
             carriers.setdefault(phrase, set()).add(doc_id)
     return finish_compare(out, traces, carriers)
+
+
+class _StoredSketches:
+    """Documents' sentence-stage sketches by id, read from their segments when the compare asks
+    (``Library.sketches``: computed for documents whose segment lacks them); never all in memory."""
+
+    def __init__(self, lib: Library, opts: detect.DetectOptions, docnum_of: dict[str, int]):
+        self.lib, self.opts, self.docnum_of = lib, opts, docnum_of
+
+    def __getitem__(self, doc_id: str):
+        num = self.docnum_of[doc_id]
+        return self.lib.sketches([num], self.opts)[num]
 
 
 def copied_spans(pairs: list[dict]) -> dict[str, list[tuple[int, int]]]:
