@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """CPU seconds of the whole-corpus compare with and without the sentence stage, in one process.
 
-    .venv/bin/python bench/compare_cpu.py CORPUS [--docs N]
+    .venv/bin/python bench/compare_cpu.py CORPUS [--docs N] [--unstored]
+    .venv/bin/python bench/compare_cpu.py --index INDEX
+
 
 Reads CORPUS/docs/*.txt (the first N), computes what ingest stores of each (fingerprints, and the
 sentence stage's sketches), and runs ``compare_corpus`` with ``sentences=False`` and ``True`` (process
 CPU time, which a machine shared with other jobs inflates far less than wall time). Prints both, their
 ratio, and the pairs each found; then the sketches' cost at ingest, and with ``--unstored`` the
 compare computing them itself (as over an index written before they were stored).
+
+With ``--index``, the same for the whole compare of a library (``indexer compare``: fingerprints and
+sketches read from its segments, every pair described, 套话 and web traces): CPU and wall time of
+``copies.compare_corpus`` with the stage off and on, nothing cached.
 """
 
 from __future__ import annotations
@@ -28,10 +34,13 @@ from indexer.detect.sentences import sketch_text  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("corpus", type=Path)
+    ap.add_argument("corpus", type=Path, nargs="?")
+    ap.add_argument("--index", type=Path, help="compare this library instead (indexer compare)")
     ap.add_argument("--docs", type=int, default=0, help="only the first N documents (0: all)")
     ap.add_argument("--unstored", action="store_true", help="also the compare computing the sketches itself")
     args = ap.parse_args()
+    if args.index:
+        return library(args.index)
     files = sorted((args.corpus / "docs").glob("*.txt"))
     files = files[: args.docs] if args.docs else files
     texts = {p.stem: p.read_text(encoding="utf-8") for p in files}
@@ -57,6 +66,27 @@ def main() -> None:
     if args.unstored:
         print(f"  without stored sketches: {out['unstored'][0]:.1f} s ({out['unstored'][1]} pairs), "
               f"ratio {out['unstored'][0] / out['off'][0]:.2f}")
+
+
+def library(index: Path) -> None:
+    from indexer import copies
+    from indexer.library import Library
+
+    cilin()
+    out = {}
+    with Library(index) as lib:
+        base = lib.detect_options
+        for name, opts in (("off", replace(base, sentences=False)), ("on", base)):
+            type(lib).detect_options = property(lambda self, o=opts: o)  # this run's options
+            t0, w0 = time.process_time(), time.perf_counter()
+            result = copies.compare_corpus(lib)
+            out[name] = (time.process_time() - t0, time.perf_counter() - w0,
+                         sum(len(result[k]) for k in ("pairs", "minor_pairs", "own_pairs")))
+        stored = sum(len(s) for s in lib.segments.segments if s.sketch_params is not None)
+        print(f"{index} {len(lib)} documents ({stored} with stored sketches): indexer compare "
+              f"CPU off {out['off'][0]:.1f} s (wall {out['off'][1]:.1f} s, {out['off'][2]} pairs), "
+              f"on {out['on'][0]:.1f} s (wall {out['on'][1]:.1f} s, {out['on'][2]} pairs), "
+              f"ratio CPU {out['on'][0] / out['off'][0]:.2f}, wall {out['on'][1] / out['off'][1]:.2f}")
 
 
 if __name__ == "__main__":
