@@ -354,31 +354,31 @@ class Segment:
         s, e = self.sk_docstart[local], self.sk_docstart[local + 1]
         return np.asarray(self.sk_unit[s:e], dtype=np.int64), np.asarray(self.sk_key[s:e])
 
-    def postings(self, hashes: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, ...]:
-        """The (hash, docnum, pos) of this segment whose hash is in ``hashes`` (sorted, unique): all of
-        them, or the first ``limit`` of each hash."""
+    def _posting_rows(self, hashes: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``hashes``' postings (all, or the first ``limit`` of each), and how many each has."""
         lo = np.searchsorted(self.fp_hash, hashes, side="left")
         hi = np.searchsorted(self.fp_hash, hashes, side="right")
         n = hi - lo if limit is None else np.minimum(hi - lo, limit)
-        if not n.sum():
+        return _ranges(lo, n), n
+
+    def postings(self, hashes: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, ...]:
+        """The (hash, docnum, pos) of this segment whose hash is in ``hashes`` (sorted, unique): all of
+        them, or the first ``limit`` of each hash."""
+        idx, _ = self._posting_rows(hashes, limit)
+        if not len(idx):
             z = np.zeros(0, dtype=np.int64)
             return z.astype(np.uint64), z, z
-        idx = np.repeat(lo, n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
         return (np.asarray(self.fp_hash[idx]), self.docnums[np.asarray(self.fp_doc[idx], dtype=np.int64)],
                 np.asarray(self.fp_pos[idx], dtype=np.int64))
-
 
     def posting_figures(self, hashes: np.ndarray, limit: int, counted: np.ndarray) -> tuple[np.ndarray, ...]:
         """For each of ``hashes`` (sorted, unique): how many documents and how many postings of
         ``counted`` (a boolean array by docnum) are among its first ``limit`` postings here; the
         figures of ``postings(hashes, limit)``, counted without building them."""
-        lo = np.searchsorted(self.fp_hash, hashes, side="left")
-        n = np.minimum(np.searchsorted(self.fp_hash, hashes, side="right") - lo, limit)
-        total = int(n.sum())
-        if not total:
+        idx, n = self._posting_rows(hashes, limit)
+        if not len(idx):
             z = np.zeros(len(hashes), dtype=np.int64)
             return z, z.copy()
-        idx = np.repeat(lo, n) + (np.arange(total) - np.repeat(np.cumsum(n) - n, n))
         local = np.asarray(self.fp_doc[idx], dtype=np.int64)
         mine = self.docnums < len(counted)
         mine[mine] = counted[self.docnums[mine]]
