@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .detect import normalize
-from .detect.stock import KINDS, PhraseMatcher, phrase_list
+from .detect.stock import KINDS, PhraseMatcher, matcher, phrase_list
 from .errors import BadQuery
 from .segments import write_text_atomic
 
@@ -88,7 +88,7 @@ def usage(lib: Library, compare: dict | None = None, *, scan_limit: int = SCAN_L
     if compare is not None and "stock_usage" in compare:
         carriers = {p: set(ids) for p, ids in compare["stock_usage"].items()}
     elif len(lib) <= scan_limit:
-        carriers = _scan(lib, listed)
+        carriers = _scan(lib)
     else:
         return None
     seen: set[str] = set()
@@ -102,16 +102,19 @@ def usage(lib: Library, compare: dict | None = None, *, scan_limit: int = SCAN_L
     return out
 
 
-def _scan(lib: Library, listed) -> dict[str, set[str]]:
+def _scan(lib: Library) -> dict[str, set[str]]:
+    """The materials carrying each phrase in force, found as the compare finds them (the cached
+    matcher of ``detect.stock``), once per library state."""
     key = (str(lib.path), lib.cache_key())
     if key not in _usage_cache:
-        matcher = PhraseMatcher(listed)
+        opts = lib.detect_options
+        found = matcher(tuple(opts.stock_phrases), opts.use_stock_phrases)
         carriers: dict[str, set[str]] = {}
         live = lib.live
         nums = sorted(live)
         for start in range(0, len(nums), 500):
             for num, text in lib.texts(nums[start:start + 500]).items():
-                for hit in matcher.hits(normalize(text).text):
+                for hit in found.hits(normalize(text).text):
                     carriers.setdefault(hit.phrase, set()).add(live[num].id)
         _usage_cache.clear()
         _usage_cache[key] = carriers
