@@ -25,62 +25,39 @@ import numpy as np
 from indexer.detect.fingerprint import _mix
 from indexer.detect.normalize import Normalized
 from indexer.detect.options import DetectOptions
-from indexer.detect.units import Units, feature_rows
+from indexer.detect.units import ByCode, Units, feature_rows
 
 
 def _share(mask: np.ndarray | None, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """The boilerplate share of each unit (0 without a mask)."""
     if mask is None or not len(starts):
         return np.zeros(len(starts))
-    cum = np.r_[0, np.cumsum(mask)]
     n = len(mask)
-    s, e = np.minimum(starts, n), np.minimum(ends, n)
-    return (cum[e] - cum[s]) / np.maximum(1, ends - starts)
+    cum = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(mask, out=cum[1:])
+    return (cum[np.minimum(ends, n)] - cum[np.minimum(starts, n)]) / np.maximum(1, ends - starts)
 
 
 def unit_similarity(ua: Units, ub: Units) -> tuple[np.ndarray, np.ndarray]:
     """(cosine, dice) matrices, units of a by units of b: tf-idf over the units of both documents."""
-    cosine, dice, _ = _similarity(ua, ub)
-    return cosine, dice
-
-
-def _similarity(ua: Units, ub: Units) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """``unit_similarity`` and the join it sums over: every pair of feature rows (of ``by_code``) with
-    the same feature, as rows of a, how many rows of b each is joined to, the rows of b, and the
-    cell (unit of a * units of b + unit of b).
-
-    Each document's rows grouped by feature (``Units.by_code``) are computed once, so a pair costs two
-    binary searches over the distinct features and the join of the shared ones."""
     na, nb = len(ua), len(ub)
-    z = np.zeros(0, dtype=np.int64)
-    if not na or not nb or not len(ua.code) or not len(ub.code):
-        return np.zeros((na, nb)), np.zeros((na, nb)), (z, z, z)
-    fa, fb = ua.by_code, ub.by_code
-    at = np.minimum(np.searchsorted(fb.codes, fa.codes), len(fb.codes) - 1)
-    ia = np.flatnonzero(fb.codes[at] == fa.codes)  # distinct features of a that b has too
-    ib = at[ia]
-    ca, cb = fa.df[ia], fb.df[ib]
-    sf_a, sf_b = fa.df.copy(), fb.df.copy()  # units of both documents carrying each feature
-    sf_a[ia] += cb
-    sf_b[ib] += ca
-    wa = fa.logtf * np.repeat(np.log1p((na + nb) / sf_a), fa.df)  # tf-idf weight of each row
-    wb = fb.logtf * np.repeat(np.log1p((na + nb) / sf_b), fb.df)
-    norm_a = np.sqrt(np.bincount(fa.unit, weights=wa * wa, minlength=na))
-    norm_b = np.sqrt(np.bincount(fb.unit, weights=wb * wb, minlength=nb))
-    # every (row of a, row of b) of a shared feature: each row of a with the feature's cb rows of b
-    rows_a = np.repeat(fa.head[ia], ca) + (np.arange(int(ca.sum())) - np.repeat(np.cumsum(ca) - ca, ca))
-    per = np.repeat(cb, ca)  # rows of b joined to each row of a
-    before = np.cumsum(per) - per
-    rb = np.repeat(np.repeat(fb.head[ib], ca) - before, per) + np.arange(int(per.sum()))
-    cell = np.repeat(fa.unit[rows_a] * nb, per) + fb.unit[rb]
-    dot = np.bincount(cell, weights=np.repeat(wa[rows_a], per) * wb[rb], minlength=na * nb).reshape(na, nb)
-    shared = np.bincount(cell, minlength=na * nb).reshape(na, nb)
     cosine, dice = np.zeros((na, nb)), np.zeros((na, nb))
-    norms = np.outer(norm_a, norm_b)
+    if not na or not nb or not len(ua.code) or not len(ub.code):
+        return cosine, dice
+    fa, fb = ua.by_code, ub.by_code
+    ia, ib, sf_a, sf_b = _shared(fa, fb)
+    rows_a, per, rb = _join(fa, fb, ia, ib)
+    cell = np.repeat(fa.unit[rows_a] * nb, per) + fb.unit[rb]
+    wa = _weights(fa, np.arange(len(fa.unit)), sf_a, na + nb)
+    wb = _weights(fb, np.arange(len(fb.unit)), sf_b, na + nb)
+    dot = np.bincount(cell, weights=np.repeat(wa[rows_a], per) * wb[rb], minlength=na * nb).reshape(na, nb)
+    count = np.bincount(cell, minlength=na * nb).reshape(na, nb)
+    norms = np.outer(np.sqrt(np.bincount(fa.unit, weights=wa * wa, minlength=na)),
+                     np.sqrt(np.bincount(fb.unit, weights=wb * wb, minlength=nb)))
     np.divide(dot, norms, out=cosine, where=norms > 0)
     sizes = fa.size[:, None] + fb.size[None, :]
-    np.divide(2 * shared, sizes, out=dice, where=sizes > 0)
-    return cosine, dice, (rows_a, per, rb, cell)
+    np.divide(2 * count, sizes, out=dice, where=sizes > 0)
+    return cosine, dice
 
 
 def sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.ndarray | None = None,
@@ -89,33 +66,110 @@ def sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.nd
 
     Units mostly boilerplate seed nothing; a unit pair is kept only when each unit is the other's best
     match, so a sentence next to a copied passage cannot pair with one inside it.
+
+    This is ``unit_similarity`` computed only where it matters: Dice needs just the number of features
+    each unit pair shares, and the few pairs passing it (a few dozen of some 30,000) get their tf-idf
+    weights and dot products, summed in the same order as there (so to the same bits).
     """
-    cosine, dice, join = _similarity(ua, ub)
-    if not cosine.size:
+    na, nb = len(ua), len(ub)
+    if not na or not nb or not len(ua.code) or not len(ub.code):
         return np.zeros((0, 4), dtype=np.int64)
-    ok = (cosine >= opts.unit_cosine) & (dice >= opts.unit_dice) & (dice > 0)  # a seed shares features
-    ok &= (_share(boiler_a, ua.starts, ua.ends) < opts.unit_max_boilerplate)[:, None]
-    ok &= (_share(boiler_b, ub.starts, ub.ends) < opts.unit_max_boilerplate)[None, :]
-    if not ok.any():
+    fa, fb = ua.by_code, ub.by_code
+    ia, ib, sf_a, sf_b = _shared(fa, fb)
+    rows_a, per, rb = _join(fa, fb, ia, ib)
+    cell = np.repeat(fa.unit[rows_a] * nb, per) + fb.unit[rb]  # unit of a * units of b + unit of b
+    count = np.bincount(cell, minlength=na * nb).reshape(na, nb)
+    # Dice >= unit_dice needs 2 * count >= unit_dice * (size a + size b): a bound per unit of a (with
+    # b's smallest unit, less a margin for rounding) leaves a few hundred pairs to divide
+    low = np.ceil(opts.unit_dice * (1 - 1e-9) / 2 * (fa.size + fb.size.min()))
+    cells = np.flatnonzero(count >= np.maximum(low, 1).astype(np.int64)[:, None])
+    i, j = np.divmod(cells, nb)
+    dice = 2 * count.ravel()[cells] / (fa.size[i] + fb.size[j])  # as unit_similarity divides
+    ok = dice >= opts.unit_dice
+    ok &= (_share(boiler_a, ua.starts, ua.ends) < opts.unit_max_boilerplate)[i]
+    ok &= (_share(boiler_b, ub.starts, ub.ends) < opts.unit_max_boilerplate)[j]
+    cells, i, j = cells[ok], i[ok], j[ok]
+    if not len(cells):
         return np.zeros((0, 4), dtype=np.int64)
-    score = np.where(ok, cosine, -1.0)
-    best = (score == score.max(axis=1, keepdims=True)) & (score == score.max(axis=0, keepdims=True))
-    i, j = np.nonzero(ok & best)
-    return _trim(ua, i, ub, j, join, opts.unit_trim_slack)
+    wanted = np.zeros(na * nb, dtype=bool)
+    wanted[cells] = True
+    keep = np.flatnonzero(wanted[cell])  # the join rows of those pairs, in join order
+    ra = rows_a[np.searchsorted(np.cumsum(per), keep, side="right")]
+    rb, cell = rb[keep], cell[keep]
+    dot = np.bincount(np.searchsorted(cells, cell), weights=_weights(fa, ra, sf_a, na + nb) *
+                      _weights(fb, rb, sf_b, na + nb), minlength=len(cells))
+    norms = _norms(fa, i, sf_a, na + nb) * _norms(fb, j, sf_b, na + nb)
+    cosine = np.zeros(len(cells))
+    np.divide(dot, norms, out=cosine, where=norms > 0)
+    ok = cosine >= opts.unit_cosine
+    cells, i, j, cosine = cells[ok], i[ok], j[ok], cosine[ok]
+    if not len(cells):
+        return np.zeros((0, 4), dtype=np.int64)
+    best_a, best_b = np.full(na, -1.0), np.full(nb, -1.0)  # each unit's best cosine among the pairs left
+    np.maximum.at(best_a, i, cosine)
+    np.maximum.at(best_b, j, cosine)
+    best = (cosine == best_a[i]) & (cosine == best_b[j])
+    return _trim(ua, i[best], ub, j[best], (ra, rb, cell), opts.unit_trim_slack)
+
+
+def _shared(fa: ByCode, fb: ByCode) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The features both documents carry (as indices into a's ``codes`` and b's), and for every
+    feature of a the number of units of b carrying it (0 for most), and the other way round."""
+    at = np.minimum(np.searchsorted(fb.codes, fa.codes), len(fb.codes) - 1)
+    ia = np.flatnonzero(fb.codes[at] == fa.codes)
+    ib = at[ia]
+    sf_a, sf_b = np.zeros(len(fa.codes), dtype=np.int64), np.zeros(len(fb.codes), dtype=np.int64)
+    sf_a[ia], sf_b[ib] = fb.df[ib], fa.df[ia]
+    return ia, ib, sf_a, sf_b
+
+
+def _join(fa: ByCode, fb: ByCode, ia: np.ndarray, ib: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (row of a, row of b) of a shared feature, in feature order: the rows of a carrying a
+    shared feature, how many rows of b each is joined to, and the rows of b."""
+    per_feature = np.zeros(len(fa.codes), dtype=np.int64)  # rows of b joined to a row of each feature
+    per_feature[ia] = fb.df[ib]
+    per = per_feature[fa.feature]
+    rows_a = np.flatnonzero(per != 0)
+    per = per[rows_a]
+    head_b = np.zeros(len(fa.codes), dtype=np.int64)  # ... and the first of them
+    head_b[ia] = fb.head[ib]
+    before = np.cumsum(per) - per
+    total = int(before[-1] + per[-1]) if len(per) else 0
+    return rows_a, per, np.repeat(head_b[fa.feature[rows_a]] - before, per) + np.arange(total)
+
+
+def _weights(f: ByCode, rows: np.ndarray, other_df: np.ndarray, units: int) -> np.ndarray:
+    """The tf-idf weights of ``rows``: log tf times log(1 + units / units of both documents carrying
+    the row's feature; ``other_df``: per feature, those of the other document)."""
+    feature = f.feature[rows]
+    return f.logtf[rows] * np.log1p(units / (f.df[feature] + other_df[feature]))
+
+
+def _norms(f: ByCode, units: np.ndarray, other_df: np.ndarray, n: int) -> np.ndarray:
+    """The tf-idf vector length of each of ``units``, each summed in row order (as bincount over all
+    rows sums it)."""
+    u, at = np.unique(units, return_inverse=True)
+    lo, size = f.unit_head[u], f.size[u]
+    rows = f.by_unit[np.repeat(lo - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))]
+    w = _weights(f, rows, other_df, n)
+    return np.sqrt(np.bincount(np.repeat(np.arange(len(u)), size), weights=w * w, minlength=len(u)))[at]
 
 
 def _trim(ua: Units, i: np.ndarray, ub: Units, j: np.ndarray, join: tuple[np.ndarray, ...],
           slack: int) -> np.ndarray:
-    """Units i of a and j of b (pairwise) cut to the stretch between their first and last shared
-    feature when more than ``slack`` characters lie outside it: a short sentence joined to a copied
-    one, or a long filler, is no copy; a changed last word is. A joined sentence without a shared
-    feature is cut off however short it is (at its sentence end, ``Units.breaks``)."""
-    rows_a, per, rb, cell = join
+    """Units i of a and j of b (pairwise, ascending in row-major order) cut to the stretch between their
+    first and last shared feature when more than ``slack`` characters lie outside it: a short sentence
+    joined to a copied one, or a long filler, is no copy; a changed last word is. A joined sentence
+    without a shared feature is cut off however short it is (at its sentence end, ``Units.breaks``).
+    ``join``: (row of a, row of b, cell) of ``by_code`` rows sharing a feature, every row of the
+    cells (i, j) among them."""
+    ra, rb, cell = join
     nb = len(ub)
     seeded = np.zeros(len(ua) * nb, dtype=bool)
-    seeded[i * nb + j] = True  # (i, j) ascend in row-major order, as the cells sorted below
+    seeded[i * nb + j] = True
     keep = seeded[cell]
-    ra, rb, cell = np.repeat(rows_a, per)[keep], rb[keep], cell[keep]
+    ra, rb, cell = ra[keep], rb[keep], cell[keep]
     if ua.by_code.row is not None:
         ra = ua.by_code.row[ra]
     if ub.by_code.row is not None:

@@ -80,6 +80,20 @@ class ByCode:
     row: np.ndarray | None  # the row in Units (None: the same rows, no copies kept)
     size: np.ndarray  # features per unit
 
+    @cached_property
+    def feature(self) -> np.ndarray:
+        """Per row, the index of its feature in ``codes``."""
+        return np.repeat(np.arange(len(self.codes)), self.df)
+
+    @cached_property
+    def by_unit(self) -> np.ndarray:
+        """The rows grouped by unit (by feature within a unit); unit u's are ``unit_head[u]`` on."""
+        return np.argsort(self.unit, kind="stable")
+
+    @cached_property
+    def unit_head(self) -> np.ndarray:
+        return np.cumsum(self.size) - self.size
+
 
 _SENTENCE, _LINE, _CLAUSE, _DIGIT = 1, 2, 4, 8
 

@@ -1,0 +1,130 @@
+"""The sentence stage's fast paths against straightforward references, on random Chinese text: the
+corpus compare runs them on every candidate pair, and they must give exactly what the plain
+computation gives (same units, same features, same seeds to the last offset)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer.detect import DEFAULTS, normalize
+from indexer.detect.options import DetectOptions
+from indexer.detect.sentences import sentence_seeds, unit_similarity
+from indexer.detect.units import Units, features
+
+SENTENCES = [s + "。" for s in (
+    "在理论学习方面我有时满足于读过了学过了对新思想的深入思考不够",
+    "遇到群众反映的困难我没有及时帮助解决而是层层转交给相关科室",
+    "在推动重点项目时我习惯于开会讨论到现场调查研究的时间偏少",
+    "对年轻干部的培养我关心他们的业务本领多关心他们的思想变化少",
+    "今年以来单位完成了办公楼节能改造年用电量比上年下降一成左右",
+    "秋季运动会上机关代表队获得拔河比赛第二名退休老同志组织的书画展吸引了不少参观者",
+    "档案室新购置了十二组密集柜纸质档案的数字化扫描已经完成大半",
+    "春节前夕工会走访慰问了困难职工家庭送去米面油和慰问金",
+    "本季度共接待来访人员一百三十余人次办结答复率达到九成以上",
+    "深入学习贯彻习近平新时代中国特色社会主义思想还不够系统",
+    "每季度在村里住两晚建立问题台账道路和饮水两类事项限期一个月办结",
+    "组织科室逐条梳理审批事项能合并的合并九月底前推出一次办结清单",
+)]
+SWAPS = {"帮助": "协助", "群众": "大众", "推动": "推进", "讨论": "商量", "关心": "关注", "困难": "难题"}
+CHARS = "的了和在对是有与干部群众问题工作整改落实学习我们发展一二三四五六七八九十第0123456789abc"
+MARKS = "，、：；！？\n"
+
+
+def _text(rng: np.random.Generator, base: list[str] | None = None) -> str:
+    """A material of random sentences; with ``base``, a rewrite of some of its sentences among new ones
+    (words spun, characters replaced, clauses cut and marks scattered)."""
+    out = []
+    for _ in range(rng.integers(1, 14)):
+        if base and rng.random() < 0.6:
+            s = base[rng.integers(len(base))] + "。"
+            for old, new in SWAPS.items():
+                if rng.random() < 0.5:
+                    s = s.replace(old, new)
+        else:
+            s = SENTENCES[rng.integers(len(SENTENCES))]
+        chars = list(s)
+        for _ in range(rng.integers(0, 6)):  # OCR errors, inserted marks, numerals
+            at = int(rng.integers(len(chars)))
+            pool = CHARS if rng.random() < 0.7 else MARKS
+            chars[at] = pool[rng.integers(len(pool))]
+        if rng.random() < 0.2:  # a very long unit: cut at its clauses
+            chars += list("，".join(SENTENCES[rng.integers(len(SENTENCES))] for _ in range(3)))
+        if rng.random() < 0.2:  # a short sentence joins the next
+            chars = list("总体而言。") + chars
+        out.append("".join(chars))
+    return ("\n" if rng.random() < 0.3 else "").join(out)
+
+
+def _mask(rng: np.random.Generator, n: int) -> np.ndarray | None:
+    if rng.random() < 0.3:
+        return None
+    mask = np.zeros(n, dtype=bool)
+    for _ in range(rng.integers(0, 4)):
+        s = int(rng.integers(max(1, n)))
+        mask[s:s + int(rng.integers(1, 80))] = True
+    return mask
+
+
+def _reference_seeds(ua: Units, ub: Units, opts: DetectOptions, boiler_a, boiler_b) -> list[tuple]:
+    """sentence_seeds the plain way: the full similarity matrices, each unit pair's shared features
+    looked up in dictionaries, the trim rule written out."""
+    cosine, dice = unit_similarity(ua, ub)
+    if not cosine.size:
+        return []
+    ok = (cosine >= opts.unit_cosine) & (dice >= opts.unit_dice) & (dice > 0)
+    for u, mask, axis in ((ua, boiler_a, 1), (ub, boiler_b, 0)):
+        share = [0.0 if mask is None else mask[s:e].sum() / max(1, e - s)
+                 for s, e in zip(u.starts.tolist(), u.ends.tolist(), strict=True)]
+        ok &= np.expand_dims(np.array(share) < opts.unit_max_boilerplate, axis)
+    score = np.where(ok, cosine, -1.0)
+    best = (score == score.max(axis=1, keepdims=True)) & (score == score.max(axis=0, keepdims=True))
+
+    def spans(u: Units, n: int) -> dict[int, tuple[int, int]]:
+        rows = np.flatnonzero(u.unit == n).tolist()
+        return {int(u.code[r]): (int(u.first[r]), int(u.last[r])) for r in rows}
+
+    out = []
+    for i, j in zip(*np.nonzero(ok & best), strict=True):
+        row = []
+        fa, fb = spans(ua, i), spans(ub, j)
+        shared = fa.keys() & fb.keys()
+        for u, f, n in ((ua, fa, i), (ub, fb, j)):
+            s, e = min(f[c][0] for c in shared), max(f[c][1] for c in shared) + 2
+            start, end = int(u.starts[n]), int(u.ends[n])
+            breaks = u.breaks.tolist()
+            if breaks:
+                head = max([b for b in breaks if b <= s], default=breaks[0])
+                tail = min([b for b in breaks if b >= e], default=breaks[-1])
+                start = head if start < head <= s else start
+                end = tail if e <= tail < end else end
+            row += [s if s - u.starts[n] > opts.unit_trim_slack else start,
+                    e if u.ends[n] - e > opts.unit_trim_slack else end]
+        out.append(tuple(row))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([DEFAULTS, DetectOptions(unit_dice=0.2, unit_cosine=0.3),
+                                                   DetectOptions(unit_min_chars=3, unit_max_chars=30)]))
+def test_sentence_seeds_are_the_plain_computation(seed, opts):
+    rng = np.random.default_rng(seed)
+    a = _text(rng)
+    b = _text(rng, [s for s in a.replace("\n", "").split("。") if s])
+    na, nb = normalize(a), normalize(b)
+    ua, ub = features(na, opts), features(nb, opts)
+    boiler_a, boiler_b = _mask(rng, len(na)), _mask(rng, len(nb))
+    seeds = sentence_seeds(ua, ub, opts, boiler_a=boiler_a, boiler_b=boiler_b)
+    assert seeds.dtype == np.int64 and seeds.shape[1] == 4
+    assert list(map(tuple, seeds.tolist())) == _reference_seeds(ua, ub, opts, boiler_a, boiler_b)
+
+
+def test_random_rewrites_seed_often_enough_to_test_something():
+    rng = np.random.default_rng(3)
+    seeded = 0
+    for _ in range(40):
+        a = _text(rng)
+        b = _text(rng, [s for s in a.replace("\n", "").split("。") if s])
+        seeded += len(sentence_seeds(features(normalize(a), DEFAULTS), features(normalize(b), DEFAULTS), DEFAULTS))
+    assert seeded > 40
