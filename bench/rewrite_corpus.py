@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build a corpus of materials with *rewritten* copies, in make_corpus.py's truth format.
 
-    .venv/bin/python bench/rewrite_corpus.py --out DIR [--docs 200] [--seed 7] [--table tune|heldout]
+    .venv/bin/python bench/rewrite_corpus.py --out DIR [--docs 200] [--seed 7] [--table tune|heldout|fresh]
         [--pool ../shared/seeds] [--extra /usr/share/games/fortunes/chinese]
         [--level heavy=1.0,0.7,0.3,1,20 ...]
 
@@ -21,7 +21,8 @@ obfuscation level:
 
 Site footers (来源/责任编辑/转载 lines) and a few stock passages are planted in many documents as
 templates. The synonym table is hand-made and is *not* the detector's lexicon (同义词词林);
-``--table heldout`` uses a second, disjoint table for figures the detector was not tuned on;
+``--table heldout`` uses a second, disjoint table for figures the detector was not tuned on (and
+``fresh`` a third, for a check corpus nobody tunes on);
 ``--level NAME=SPIN,SWAP,FILLER,TRAD,OCR`` changes a level's edits (TRAD 1: traditional mirror, 0: none,
 either: one of mirror and OCR; OCR: one character in this many replaced, 0: none), for a held-out
 corpus whose edits differ from the ones tuned on too.
@@ -67,6 +68,16 @@ HELDOUT_TABLE = """
 责任 担当|明显 突出|不够 不足|自己 个人|今后 将来|目前 眼下|认识 领会|作用 效用|重视 关注|调查 摸排|
 研究 探究|经常 常常|特别 格外|完善 优化|措施 办法|情况 情形|原因 根由|成绩 业绩|改进 改善|部门 机关|
 任务 职能|我们 大家|知道 明白|因为 只因|所以 故而|但是 然而|已经 早已|非常 极其
+"""
+# A third table, for a check corpus nobody tunes on: other words, and a spinner's nonsense too.
+FRESH_TABLE = """
+贯彻 践行|理论 学理|意识 观念|担当 承担|作风 风气|纪律 规矩|廉洁 清廉|单位 机构|同志 同事|基层 一线|
+调研 考察|制度 机制|监督 督查|检查 排查|整改 改正|差距 缺陷|标准 尺度|深刻 透彻|清醒 明晰|坚定 坚决|
+服务 效劳|思路 想法|方法 方式|创新 革新|质量 品质|效率 效能|实践 实干|决策 决断|部署 安排|困难 难处|
+矛盾 冲突|风险 隐患|教育 培育|引导 指引|关心 关怀|联系 联络|沟通 交流|表率 榜样|模范 楷模|带头 领头|
+初心 本心|使命 职守|奋斗 拼搏|奉献 付出|态度 姿态|水平 档次|效果 功效|经验 阅历|目标 目的|计划 规划|
+程序 流程|环节 步骤|松懈 懈怠|满足 满意|忽视 轻视|缺乏 缺少|薄弱 单薄|片面 偏颇|消极 负面|往往 常常|
+全心全意 一心一意|形式主义 形式化|实事求是 求真务实|与时俱进 顺应时代
 """
 FILLERS = ["坦率地说，", "客观地讲，", "实事求是地说，", "说实话，", "应当看到，", "总体而言，",
            "需要指出的是，", "从实际情况看，", "毋庸讳言，", "平心而论，", "具体来说，", "不难发现，"]
@@ -186,7 +197,7 @@ def build(out: Path, n_docs: int, seed: int, pool_dir: Path, extra: Path | None,
 
     rng = random.Random(seed)
     s2t = opencc.OpenCC("s2t")
-    syn = table(TUNE_TABLE if syn_table == "tune" else HELDOUT_TABLE)
+    syn = table({"tune": TUNE_TABLE, "heldout": HELDOUT_TABLE, "fresh": FRESH_TABLE}[syn_table])
     pool = read_texts(pool_dir)
     pool_sents = [s for t in pool for s in sentences(t)]
     babbler = Babbler(pool, rng)
@@ -258,7 +269,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--docs", type=int, default=200)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--table", choices=("tune", "heldout"), default="tune")
+    ap.add_argument("--table", choices=("tune", "heldout", "fresh"), default="tune")
     ap.add_argument("--pool", type=Path, default=ROOT.parent / "shared" / "seeds")
     ap.add_argument("--extra", type=Path, default=Path("/usr/share/games/fortunes/chinese"),
                     help="real paragraphs for the documents' own text (fortunes-zh; skipped if missing)")
