@@ -268,7 +268,7 @@ class Segment:
         except FileNotFoundError:
             self.params = None  # written before segments recorded their parameters (format 1)
         self.sketch_params: dict | None = None  # None: no stored sketches (written before they were)
-        if "sk_key" in arrays:
+        if "sk_key" in arrays and (path / SKETCH_FILE).exists():  # written in the segment's folder first
             self.sk_unit, self.sk_key = arrays["sk_unit"], arrays["sk_key"]
             self.sk_docstart = np.array(arrays["sk_docstart"])
             self.sketch_params = json.loads((path / SKETCH_FILE).read_text(encoding="utf-8"))
