@@ -4,6 +4,8 @@ computation gives (same units, same features, same seeds to the last offset)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -128,3 +130,76 @@ def test_random_rewrites_seed_often_enough_to_test_something():
         b = _text(rng, [s for s in a.replace("\n", "").split("。") if s])
         seeded += len(sentence_seeds(features(normalize(a), DEFAULTS), features(normalize(b), DEFAULTS), DEFAULTS))
     assert seeded > 40
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, (1 << 63) - 1), max_size=300, unique=True), st.integers(0, 2**32 - 1))
+def test_the_lexicon_hash_table_finds_what_a_binary_search_finds(keys, seed):
+    from indexer.detect.lexicon import _HashTable
+
+    rng = np.random.default_rng(seed)
+    keys = np.array(sorted(keys), dtype=np.int64)
+    near = keys[rng.integers(0, len(keys), 200)] + rng.integers(-1, 2, 200) if len(keys) else keys
+    queries = np.concatenate([keys, near, rng.integers(0, 1 << 62, 100)])
+    at = np.minimum(np.searchsorted(keys, queries), max(0, len(keys) - 1))
+    want = np.where(keys[at] == queries, at, -1) if len(keys) else np.full(len(queries), -1)
+    assert _HashTable(keys).find(queries).tolist() == want.tolist()
+
+
+@lru_cache(maxsize=1)
+def _words() -> dict[tuple[int, int], list[int]]:
+    """同义词词林 as a dictionary: (word length, packed code points) -> synonym classes."""
+    from indexer.detect.lexicon import cilin
+
+    words = {}
+    for n, (keys, first, classes) in cilin().tables.items():
+        bounds = np.append(first, len(classes)).tolist()
+        for k, key in enumerate(keys.tolist()):
+            words[n, key] = classes[bounds[k]:bounds[k + 1]].tolist()
+    return words
+
+
+def _reference_features(text: str, opts: DetectOptions):
+    """The feature bags the plain way: every position's bigram, or the synonym classes of the 2- and
+    3-character lexicon words there (looked up in dictionaries), gathered per (feature, unit)."""
+    from indexer.detect.lexicon import CLASS_BASE
+    from indexer.detect.units import canonical_codepoints, sentence_ends, unit_spans
+
+    norm = normalize(text)
+    starts, ends = unit_spans(norm, opts)
+    cps = canonical_codepoints(norm.text).tolist()
+    words = _words()
+
+    def unit(p: int) -> int:
+        return int(np.searchsorted(ends, p, side="right"))
+
+    bags: dict[tuple[int, int], list[int]] = {}
+    han = [c >= 0x3400 or c == ord("#") for c in cps]
+    for p in range(len(cps) - 1):
+        if not (han[p] and han[p + 1]):
+            continue
+        bigram = cps[p] << 21 | cps[p + 1]
+        found = [CLASS_BASE + c for c in words.get((2, bigram), [])] if opts.unit_synonyms else []
+        if opts.unit_synonyms and p + 2 < len(cps):
+            found += [CLASS_BASE + c for c in words.get((3, bigram << 21 | cps[p + 2]), [])]
+        if not (opts.unit_synonyms and (2, bigram) in words):
+            found.append(bigram)
+        if unit(p) == unit(p + 1) and len(starts):
+            for code in found:
+                bags.setdefault((int(code), unit(p)), []).append(p)
+    rows = sorted(bags)
+    return (starts, ends, [u for _, u in rows], [c for c, _ in rows], [len(bags[r]) for r in rows],
+            [min(bags[r]) for r in rows], [max(bags[r]) for r in rows], sentence_ends(norm))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([DEFAULTS, DetectOptions(unit_synonyms=False),
+                                                   DetectOptions(unit_min_chars=3, unit_max_chars=30)]))
+def test_features_are_the_plain_computation(seed, opts):
+    rng = np.random.default_rng(seed)
+    text = _text(rng) if rng.random() < 0.8 else "".join(rng.choice(list(CHARS + MARKS + " x"), 40))
+    u = features(normalize(text), opts)
+    want = _reference_features(text, opts)
+    got = (u.starts, u.ends, u.unit, u.code, u.count, u.first, u.last, u.breaks)
+    for g, w in zip(got, want, strict=True):
+        assert np.asarray(g).dtype == np.int64 and np.asarray(g).tolist() == np.asarray(w).tolist()

@@ -61,7 +61,7 @@ class Units:
         if len(code) and (code[1:] < code[:-1]).any():  # ``features`` gives them by feature already
             order = np.argsort(code, kind="stable")
             code, unit, count = code[order], unit[order], count[order]
-        head = np.flatnonzero(np.r_[True, code[1:] != code[:-1]]) if len(code) else np.zeros(0, np.int64)
+        head = np.flatnonzero(_heads(code))
         df = np.diff(np.append(head, len(code)))
         return ByCode(code[head], head, df, unit, 1 + np.log(count), order,
                       np.bincount(self.unit, minlength=len(self.starts)))
@@ -113,35 +113,53 @@ def _flagged(cps: np.ndarray) -> np.ndarray:
 
 def _runs_once(x: np.ndarray) -> np.ndarray:
     """A non-decreasing array without repeats."""
-    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
+    return x[_heads(x)] if len(x) else x
+
+
+def _heads(x: np.ndarray) -> np.ndarray:
+    """Where a sorted array's runs of equal values start (as a mask)."""
+    new = np.empty(len(x), dtype=bool)
+    new[:1] = True
+    np.not_equal(x[1:], x[:-1], out=new[1:])
+    return new
+
+
+def _marks(norm: Normalized) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence and clause marks of the original text: the normalized position after each (where
+    a unit may end) and its flags. One pass serves ``unit_spans`` and ``sentence_ends``."""
+    cps = np.frombuffer(norm.original.encode("utf-32-le"), dtype=np.uint32)
+    flags = _flagged(cps)
+    at = np.flatnonzero((flags & (_SENTENCE | _CLAUSE)) != 0)
+    return np.searchsorted(norm.offsets, at), flags[at]
 
 
 def unit_spans(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
     """Unit spans of a normalized text: sentences, short ones joined to the next one in their
     paragraph, long ones cut at clauses."""
-    n = len(norm)
-    if n == 0:
+    if len(norm) == 0:
         z = np.zeros(0, dtype=np.int64)
         return z, z
-    cps = np.frombuffer(norm.original.encode("utf-32-le"), dtype=np.uint32)
-    flags = _flagged(cps)
-    at = np.flatnonzero(flags & (_SENTENCE | _CLAUSE))
-    kind = flags[at]
-    after = np.searchsorted(norm.offsets, at)  # normalized position after each mark: where a unit may end
+    return _spans(len(norm), *_marks(norm), opts)
+
+
+def _spans(n: int, after: np.ndarray, kind: np.ndarray, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
     cuts = _runs_once(after[(kind & _SENTENCE) != 0])
     cuts = np.append(cuts[(cuts > 0) & (cuts < n)], n)
     lo, hi = opts.unit_min_chars, opts.unit_max_chars
     lines = _runs_once(after[(kind & _LINE) != 0])  # a unit never spans two paragraphs
-    in_line = np.zeros(len(cuts), dtype=bool)
+    short = np.diff(cuts, prepend=0) < lo
     if len(lines):
-        in_line = lines[np.minimum(np.searchsorted(lines, cuts), len(lines) - 1)] == cuts
-    cuts = cuts[(np.diff(np.r_[0, cuts]) >= lo) | (cuts == n) | in_line]  # short: joins the next
+        short &= lines[np.minimum(np.searchsorted(lines, cuts), len(lines) - 1)] != cuts
+    short[-1] = False
+    cuts = cuts[~short]  # short: joins the next
     if len(cuts) >= 2 and cuts[-1] - cuts[-2] < lo:  # a short tail joins the unit before it
-        cuts = np.r_[cuts[:-2], n]
-    starts = np.r_[0, cuts[:-1]]
+        cuts = np.append(cuts[:-2], n)
+    starts = np.empty(len(cuts), dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = cuts[:-1]
     long = np.flatnonzero(cuts - starts > hi)
     if not len(long):
-        return starts.astype(np.int64), cuts.astype(np.int64)
+        return starts, cuts.astype(np.int64)
     clause = _runs_once(after[(kind & _CLAUSE) != 0]).tolist()
     extra = []
     for s, e in zip(starts[long].tolist(), cuts[long].tolist(), strict=True):
@@ -149,16 +167,18 @@ def unit_spans(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.nd
             k = bisect_right(clause, min(s + hi, e - lo)) - 1
             s = clause[k] if k >= 0 and clause[k] >= s + lo else s + hi
             extra.append(s)
-    cuts = np.unique(np.r_[cuts, extra]).astype(np.int64)
-    return np.r_[0, cuts[:-1]].astype(np.int64), cuts
+    cuts = np.unique(np.concatenate([cuts, np.array(extra, dtype=np.int64)])).astype(np.int64)
+    return np.concatenate([[0], cuts[:-1]]).astype(np.int64), cuts
 
 
 def sentence_ends(norm: Normalized) -> np.ndarray:
     """Normalized positions after each sentence end of the original text (units join short sentences:
     these are all of them)."""
-    cps = np.frombuffer(norm.original.encode("utf-32-le"), dtype=np.uint32)
-    ends = np.searchsorted(norm.offsets, np.flatnonzero(_flagged(cps) & _SENTENCE))
-    return _runs_once(ends).astype(np.int64)
+    return _ends(*_marks(norm))
+
+
+def _ends(after: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    return _runs_once(after[(kind & _SENTENCE) != 0]).astype(np.int64)
 
 
 def canonical_codepoints(text: str) -> np.ndarray:
@@ -171,17 +191,20 @@ def canonical_codepoints(text: str) -> np.ndarray:
 def feature_rows(norm: Normalized, opts: DetectOptions, lexicon: Lexicon | None = None,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(unit starts, unit ends, and per feature occurrence: unit, code, position), not deduplicated."""
-    starts, ends = unit_spans(norm, opts)
+    return _rows(norm, *unit_spans(norm, opts), opts, lexicon)[:5]
+
+
+def _rows(norm: Normalized, starts: np.ndarray, ends: np.ndarray, opts: DetectOptions,
+          lexicon: Lexicon | None) -> tuple[np.ndarray, ...]:
+    """``feature_rows``, and the unit of every position."""
     cps = canonical_codepoints(norm.text)
     n = len(cps)
     z = np.zeros(0, dtype=np.int64)
     if n < 2 or not len(starts):
-        return starts, ends, z, z, z
-    pos = np.arange(n - 1, dtype=np.int64)
-    code = (cps[:-1] << np.int64(21)) | cps[1:]
+        return starts, ends, z, z, z, z
     han = (cps >= 0x3400) | (cps == _DIGIT_SIGN)  # Latin letters and codes: too little text per bigram
-    keep = han[:-1] & han[1:]
-    pos, code = pos[keep], code[keep]
+    pos = np.flatnonzero(han[:-1] & han[1:])
+    code = (cps[pos] << np.int64(21)) | cps[pos + 1]
     if opts.unit_synonyms:
         lex = lexicon if lexicon is not None else cilin()
         p2, c2, p3, c3 = lex.classes_2_3(cps, code, pos)  # the bigrams just packed (Chinese ones only)
@@ -190,30 +213,40 @@ def feature_rows(norm: Normalized, opts: DetectOptions, lexicon: Lexicon | None 
         plain = ~word[pos]
         pos = np.concatenate([pos[plain], p2, p3])
         code = np.concatenate([code[plain], CLASS_BASE + c2, CLASS_BASE + c3])
-    unit_id = np.repeat(np.arange(len(starts) + 1), np.diff(np.r_[0, ends, n + 1]))  # units tile the text
+    unit_id = np.repeat(np.arange(len(starts) + 1), np.diff(ends, prepend=0, append=n + 1))  # units tile it
     unit_of = unit_id[pos]
     inside = unit_id[np.minimum(pos + 1, n)] == unit_of  # a bigram never spans two units
-    return starts, ends, unit_of[inside], code[inside], pos[inside]
+    return starts, ends, unit_of[inside], code[inside], pos[inside], unit_id
 
 
 def features(norm: Normalized, opts: DetectOptions, lexicon: Lexicon | None = None) -> Units:
     """The units of a normalized text and each unit's feature bag."""
-    starts, ends, unit_of, code, pos = feature_rows(norm, opts, lexicon)
-    breaks = sentence_ends(norm)
+    marks = _marks(norm)
+    spans = _spans(len(norm), *marks, opts) if len(norm) else unit_spans(norm, opts)
+    starts, ends, unit_of, code, pos, unit_id = _rows(norm, *spans, opts, lexicon)
+    breaks = _ends(*marks)
     if not len(code):
         z = np.zeros(0, dtype=np.int64)
         return Units(starts, ends, z, z, z, z, z, breaks)
-    if len(starts) < 1 << 20:  # one int64 key (code, unit) sorts faster than a lexsort
-        # bigram codes take 42 bits, class codes go right above them
-        key = (np.where(code >= CLASS_BASE, code - CLASS_BASE + _BIGRAM_END, code) << np.int64(20)) | unit_of
-        order = np.argsort(key)
-        key = key[order]
-        new = np.r_[True, key[1:] != key[:-1]]
-    else:
-        order = np.lexsort((unit_of, code))
-        new = np.r_[True, (unit_of[order][1:] != unit_of[order][:-1]) | (code[order][1:] != code[order][:-1])]
+    if len(norm) < 1 << 20:
+        # One int64 key (code, position) sorts faster than a lexsort: bigram codes take 42 bits, class
+        # codes go right above them. Units are runs of positions, so the rows come by (code, unit),
+        # each (code, unit) with its positions in order: its first and last need no reduction.
+        key = (np.where(code >= CLASS_BASE, code - CLASS_BASE + _BIGRAM_END, code) << np.int64(20)) | pos
+        key.sort()
+        pos = key & np.int64((1 << 20) - 1)
+        code = key >> np.int64(20)
+        unit_of = unit_id[pos]
+        new = _heads(code) | _heads(unit_of)
+        first = np.flatnonzero(new)
+        last = np.append(first[1:], len(key)) - 1
+        code = code[first]
+        code = np.where(code >= _BIGRAM_END, code - _BIGRAM_END + CLASS_BASE, code)
+        return Units(starts, ends, unit_of[first], code, np.diff(np.append(first, len(key))), pos[first],
+                     pos[last], breaks)
+    order = np.lexsort((unit_of, code))
     unit_of, code, pos = unit_of[order], code[order], pos[order]
-    first = np.flatnonzero(new)
+    first = np.flatnonzero(_heads(unit_of) | _heads(code))
     count = np.diff(np.append(first, len(code)))
     return Units(starts, ends, unit_of[first], code[first], count, np.minimum.reduceat(pos, first),
                  np.maximum.reduceat(pos, first), breaks)
