@@ -4,8 +4,9 @@
     .venv/bin/python bench/sketch_evidence.py CORPUS [CORPUS ...] [--set KNOB=VALUE ...]
 
 For each corpus (bench/rewrite_corpus.py or make_corpus.py, with truth.json), sketches every document
-(``sentences.sketch_text``), pairs the units sharing sketch features (``unit_pairs``: one row per
-shared feature, with its postings) and runs ``pairs_of_units`` under a few candidate rules. Prints,
+(``sentences.sketch_text``), cuts the sketches as a compare does (``select_sketches``), pairs the units
+sharing sketch features (``unit_pairs``: one row per shared feature, with its postings) and runs
+``pairs_of_units``, under a few sketch sizes and candidate rules. Prints,
 per rule, the candidate pairs (the cost: each is aligned unit by unit) and, per obfuscation level,
 the copied passages whose two documents are a candidate pair. Fingerprint candidates are not counted:
 this measures the sentence stage's own reach. The rules are DetectOptions variants; ``--set``
@@ -26,17 +27,28 @@ sys.path.insert(0, str(ROOT))
 
 from indexer.detect.normalize import normalize  # noqa: E402
 from indexer.detect.options import DetectOptions  # noqa: E402
-from indexer.detect.sentences import pairs_of_units, sketch_text, unit_pairs  # noqa: E402
+from indexer.detect.sentences import (  # noqa: E402
+    pairs_of_units,
+    pick_sketch,
+    select_sketches,
+    sketch_text,
+    unit_pairs,
+)
 
 LEVELS = ("none", "light", "medium", "heavy")
 RULES = {  # name -> knobs on top of the base options
-    "three shared (before)": {"unit_rare_postings": 0, "unit_solo_postings": 10**9},
-    "two shared": {"unit_solo_shared": 2, "unit_rare_postings": 0, "unit_solo_postings": 10**9},
+    "8 stored, all (before)": {"unit_sketch_stored": 8, "unit_sketch": 8},
+    "16 stored, 5 used": {"unit_sketch_stored": 16, "unit_sketch": 5},
+    "24 stored, 4 used": {"unit_sketch_stored": 24, "unit_sketch": 4},
+    "24 stored, 5 used": {"unit_sketch_stored": 24, "unit_sketch": 5},
+    "24 stored, 6 used": {"unit_sketch_stored": 24, "unit_sketch": 6},
+    "24 stored, 8 used": {"unit_sketch_stored": 24, "unit_sketch": 8},
+    "32 stored, 5 used": {"unit_sketch_stored": 32, "unit_sketch": 5},
+    "32 stored, 6 used": {"unit_sketch_stored": 32, "unit_sketch": 6},
     "defaults": {},
+    "three shared only": {"unit_rare_postings": 0, "unit_solo_postings": 10**9},
     "rare <= 2": {"unit_rare_postings": 2},
     "rare <= 4": {"unit_rare_postings": 4},
-    "three in <= 16": {"unit_solo_postings": 16},
-    "three in <= 48": {"unit_solo_postings": 48},
 }
 
 
@@ -44,6 +56,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("corpora", type=Path, nargs="+")
     ap.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE")
+    ap.add_argument("--docs", type=int, default=0, help="only the first N documents (0: all)")
     args = ap.parse_args()
     knobs = {}
     for kv in args.set:
@@ -55,15 +68,20 @@ def main() -> None:
     for corpus in args.corpora:
         truth = json.loads((corpus / "truth.json").read_text(encoding="utf-8"))
         names = sorted(p.name for p in (corpus / "docs").glob("*.txt"))
+        names = names[: args.docs] if args.docs else names
         num = {n: i for i, n in enumerate(names)}
-        sketches = [(i, *sketch_text(normalize((corpus / "docs" / n).read_text(encoding="utf-8")), base))
-                    for i, n in enumerate(names)]
-        rows = unit_pairs(sketches, base)
+        widest = replace(base, unit_sketch_stored=max(replace(base, **r).unit_sketch_stored
+                                                      for r in RULES.values()))
+        stored = [(i, *sketch_text(normalize((corpus / "docs" / n).read_text(encoding="utf-8")), widest))
+                  for i, n in enumerate(names)]  # a unit's lowest K of these are its K-sketch
         copied = [(tuple(sorted((num[c["a"]["doc"]], num[c["b"]["doc"]]))), c["obfuscation"])
-                  for c in truth["cases"]]
+                  for c in truth["cases"] if c["a"]["doc"] in num and c["b"]["doc"] in num]
         cases.update(level for _, level in copied)
         for name, rule in RULES.items():
-            found = {tuple(p) for p in pairs_of_units(rows, replace(base, **rule), len(names)).tolist()}
+            opts = replace(base, **rule)
+            sketches = [(i, *pick_sketch(u, c, opts.unit_sketch_stored)) for i, u, c in stored]
+            rows = unit_pairs(select_sketches(sketches, opts), opts)
+            found = {tuple(p) for p in pairs_of_units(rows, opts, len(names)).tolist()}
             totals[name][0].update(level for pair, level in copied if pair in found)
             totals[name][1][corpus.name] = len(found)
     print(f"{len(args.corpora)} corpora, copied passages per level: "

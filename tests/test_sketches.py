@@ -68,7 +68,7 @@ def test_a_merge_fills_the_sketches_a_victim_lacks(tmp_path):
     for n in range(1, 9):
         assert _same(segs.sketch(n, params), ingest.sketch_of_text(texts[n]))
     assert segs.sketch(9, params) is None  # not live: dropped by the merge
-    assert segs.sketch(3, {**params, "unit_sketch": 99}) is None  # other parameters: not used
+    assert segs.sketch(3, {**params, "unit_sketch_stored": 99}) is None  # other parameters: not used
     segs.close()
 
 
@@ -128,7 +128,7 @@ def test_an_index_written_without_sketches_compares_alike_and_upgrade_stores_the
 def test_other_unit_options_never_read_stored_sketches(tmp_path):
     lib, _ = _spun_library(tmp_path)
     with lib:
-        other = replace(DEFAULTS, unit_sketch=DEFAULTS.unit_sketch + 4)
+        other = replace(DEFAULTS, unit_sketch_stored=DEFAULTS.unit_sketch_stored + 4)
         n = min(lib.live)
         got = lib.sketches([n], other)[n]
         assert _same(got, sketch_text(normalize(lib.texts([n])[n]), other))

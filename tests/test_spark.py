@@ -104,7 +104,14 @@ def run_stages(texts: dict[str, str], opts: DetectOptions, rng: random.Random, n
     for parts in seeds.values():
         for k, x in stages.bucket_seeds(parts, n_buckets):
             by_pair[k].append(x)
+    usable, chosen = defaultdict(list), defaultdict(list)
     for parts in sketches.values():
+        for k, x in stages.bucket_usable_sketches(parts, n_buckets, opts):
+            usable[k].append(x)
+    for parts in usable.values():
+        for k, x in stages.doc_sketches(parts, n_buckets, opts):
+            chosen[k].append(x)
+    for parts in chosen.values():
         for k, x in stages.bucket_unit_pairs(parts, opts, n_buckets):
             by_pair[k].append(x)
     pairs = []

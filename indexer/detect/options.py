@@ -46,7 +46,19 @@ class DetectOptions:
     unit_cosine: float = 0.45  # tf-idf cosine of two units' feature bags needed for a seed ...
     unit_dice: float = 0.35  # ... and Dice of their feature sets (both, as in PAN 2014)
     unit_max_boilerplate: float = 0.5  # a unit this much boilerplate seeds nothing
-    unit_sketch: int = 8  # features per unit in the corpus-wide candidate index (lowest hashes)
+    # Candidate index: each document stores its units' unit_sketch_stored lowest-hash features (at
+    # ingest); a compare drops those in more than unit_max_postings units' stored sketches or in only
+    # one, and keeps each unit's unit_sketch lowest of the rest. Before, each unit kept its 8 lowest
+    # and the cap dropped most of them: on c10k-s11's first 2,000 materials 89 % of those are over it.
+    # bench/sketch_evidence.py, candidate pairs and heavy copies whose pair is a candidate, for
+    # "8 lowest" -> 24 stored, 5 used: rw200s1..4 11,167 -> 12,610 and 151 -> 161 of 164; held-out
+    # rw240s31h 3,980 -> 4,644 and 37 -> 41 of 43; c200s1+s7 6,787 -> 8,964 and 86 -> 89 of 90;
+    # c10k-s11 2,000 materials 5,568 -> 2,912 and 19 -> 32 of 38 (a larger corpus has more features
+    # over the cap: the selection helps most there). 4 used: fewer candidates (8,255; 3,438; 5,969;
+    # 2,432) but 156, 38, 90, 32; 32 stored, 5 used: about the same as 24 (2,057 and 33 on 2,000
+    # materials) for a third more stored rows; 16 stored: 6,168 candidates and 27 on 2,000 materials.
+    unit_sketch_stored: int = 24
+    unit_sketch: int = 5  # features per unit in the corpus-wide candidate index
     unit_max_postings: int = 48  # a sketch feature in more units than this finds no candidates
     unit_sketch_shared: int = 2  # sketch features two units must share to be a candidate unit pair
     # A single unit pair makes its documents a candidate pair when it shares unit_sketch_shared sketch

@@ -10,15 +10,17 @@ agree). Seeds are whole units, (a0, a1, b0, b1) in normalized offsets; ``align.a
 clusters them with the winnowing seeds and extends them with the rapidfuzz alignment.
 
 ``candidate_pairs`` finds, over a whole corpus and without comparing all pairs, the documents that
-may share rewritten units: each unit is sketched by its ``unit_sketch`` lowest-hash features, an
-inverted index over the sketches pairs units sharing a feature (features in more than
-``unit_max_postings`` units are dropped, as boilerplate fingerprints are), and document pairs with
-at least ``unit_min_pairs`` such unit pairs become candidates.
+may share rewritten units. Each document's units are sketched once (``sketch_text``, at ingest: each
+unit's ``unit_sketch_stored`` lowest-hash features). At compare time the features found in more than
+``unit_max_postings`` sketches are dropped, as boilerplate fingerprints are, and each unit keeps the
+``unit_sketch`` lowest of the rest (``select_sketches``): a bottom-k sketch of the unit's corpus-rare
+features, consistent between two documents. An inverted index over those pairs units sharing a
+feature, and document pairs with enough such unit pairs become candidates (``pairs_of_units``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -193,9 +195,10 @@ def _trim(ua: Units, i: np.ndarray, ub: Units, j: np.ndarray, join: tuple[np.nda
 
 
 def sketch(units: Units, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
-    """(unit, key) rows: each unit's ``unit_sketch`` lowest feature hashes (a bottom-k sketch; keys
-    are 40-bit hashes of the features)."""
-    return _bottom_k(units.unit, units.code, opts.unit_sketch)
+    """(unit, key) rows, by unit and then key: each unit's ``unit_sketch_stored`` lowest feature
+    hashes (a bottom-k sketch; keys are 40-bit hashes of the features). Depends on the document alone
+    (``select_sketches`` makes the corpus-wide choice)."""
+    return _bottom_k(units.unit, units.code, opts.unit_sketch_stored)
 
 
 def sketch_text(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -203,12 +206,14 @@ def sketch_text(norm: Normalized, opts: DetectOptions) -> tuple[np.ndarray, np.n
     hashes): a document's part of the corpus-wide candidate index, computed at ingest and stored
     beside its fingerprints (``sketch_params`` says which stored sketches are still valid)."""
     _, _, unit, code, _ = feature_rows(norm, opts)
-    return _bottom_k(unit, code, opts.unit_sketch)
+    return _bottom_k(unit, code, opts.unit_sketch_stored)
 
 
 # Bump when ``sketch_text`` returns anything else for the same text and options (units, features,
 # hashing): stored sketches of an older version are recomputed, never mixed with new ones.
-SKETCH_VERSION = 1
+# 2: each unit's unit_sketch_stored lowest hashes (1: unit_sketch); the posting cap and each unit's
+# choice of unit_sketch features moved to compare time (``select_sketches``).
+SKETCH_VERSION = 2
 
 
 def sketch_params(opts: DetectOptions) -> dict:
@@ -219,7 +224,8 @@ def sketch_params(opts: DetectOptions) -> dict:
 
     return {"sketch_version": SKETCH_VERSION, "unit_min_chars": opts.unit_min_chars,
             "unit_max_chars": opts.unit_max_chars, "unit_synonyms": opts.unit_synonyms,
-            "unit_sketch": opts.unit_sketch, "lexicon": cilin_digest() if opts.unit_synonyms else None}
+            "unit_sketch_stored": opts.unit_sketch_stored,
+            "lexicon": cilin_digest() if opts.unit_synonyms else None}
 
 
 _KEY_BITS = np.uint64(40)
@@ -242,12 +248,96 @@ def _bottom_k(unit: np.ndarray, code: np.ndarray, k: int) -> tuple[np.ndarray, n
 
 def candidate_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]],
                     opts: DetectOptions, n_docs: int) -> np.ndarray:
-    """Document pairs (rows doc a < doc b) sharing at least ``unit_min_pairs`` sketched unit pairs.
+    """Document pairs (rows doc a < doc b) sharing sketched unit pairs (``pairs_of_units``).
 
     ``sketches`` gives (document number, unit numbers, feature codes) as ``sketch`` returns them, for
     a corpus of ``n_docs`` documents.
     """
-    return pairs_of_units(unit_pairs(sketches, opts), opts, n_docs)
+    return pairs_of_units(unit_pairs(select_sketches(sketches, opts), opts), opts, n_docs)
+
+
+def select_sketches(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]], opts: DetectOptions
+                    ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """The stored sketches cut to what the candidate index uses: features in more than one and at
+    most ``unit_max_postings`` of all the sketches' units (``usable``), of which each unit keeps its
+    ``unit_sketch`` lowest (``pick_sketch``).
+
+    Dropping common features before choosing keeps every unit's slots for evidence: on 2,000
+    materials nine in ten of the lowest-hash features are in more units than the cap, and a fixed
+    bottom-8 sketch left three units in four without two usable features. The sketches are held
+    packed (unit and key in one int64) and counted in chunks, so the count costs its distinct
+    features, not another copy of every row."""
+    held, counts = [], _FeatureCounts()
+    for d, u, c in sketches:
+        u, c = np.asarray(u, dtype=np.int64), np.asarray(c, dtype=np.int64)
+        counts.add(c)
+        fits = not len(c) or (c.min() >= 0 and c.max() >> 40 == 0 and u.min() >= 0 and u.max() >> 23 == 0)
+        held.append((d, (u << _KEY_BITS_I) | c if fits else (u, c)))
+    codes = counts.usable(opts)
+    for i, (d, x) in enumerate(held):
+        held[i] = None  # what was handed on need not be held
+        u, c = (x >> _KEY_BITS_I, x & _KEY_MASK_I) if isinstance(x, np.ndarray) else x
+        at = np.minimum(np.searchsorted(codes, c), max(0, len(codes) - 1))
+        keep = codes[at] == c if len(codes) else np.zeros(len(c), dtype=bool)
+        yield (d, *pick_sketch(u[keep], c[keep], opts.unit_sketch))
+
+
+_KEY_BITS_I = np.int64(40)
+_KEY_MASK_I = np.int64((1 << 40) - 1)
+
+
+class _FeatureCounts:
+    """Rows per feature code over many arrays of codes, kept as sorted distinct codes and counts and
+    merged a few million rows at a time."""
+
+    def __init__(self, chunk: int = 1 << 22):
+        self.codes = np.zeros(0, dtype=np.int64)
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.chunk, self.pending, self.size = chunk, [], 0
+
+    def add(self, codes: np.ndarray) -> None:
+        self.pending.append(codes)
+        self.size += len(codes)
+        if self.size >= self.chunk:
+            self._merge()
+
+    def _merge(self) -> None:
+        if not self.pending:
+            return
+        new, n = np.unique(np.concatenate(self.pending), return_counts=True)
+        self.pending, self.size = [], 0
+        codes, inverse = np.unique(np.r_[self.codes, new], return_inverse=True)
+        self.counts = np.bincount(inverse.reshape(-1), weights=np.r_[self.counts, n],
+                                  minlength=len(codes)).astype(np.int64)
+        self.codes = codes
+
+    def usable(self, opts: DetectOptions) -> np.ndarray:
+        """The sorted codes found in more than one and at most ``unit_max_postings`` rows."""
+        self._merge()
+        return self.codes[(self.counts >= 2) & (self.counts <= opts.unit_max_postings)]
+
+
+def usable(codes: np.ndarray, opts: DetectOptions) -> np.ndarray:
+    """Which sketch rows' features can pair units: in at least two and at most ``unit_max_postings``
+    rows of ``codes`` (all the corpus's sketch rows with the feature: the Spark job passes a feature
+    bucket's). A feature no other unit has (an OCR error, a spun word) would only take a slot."""
+    if not len(codes):
+        return np.zeros(0, dtype=bool)
+    _, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
+    counts = counts[inverse.reshape(-1)]
+    return (counts >= 2) & (counts <= opts.unit_max_postings)
+
+
+def pick_sketch(unit: np.ndarray, code: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's ``k`` lowest keys among one document's sketch rows (any order in; out by unit,
+    then key)."""
+    if not len(unit):
+        return unit, code
+    order = np.lexsort((code, unit))
+    unit, code = unit[order], code[order]
+    first = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]])
+    rank = np.arange(len(unit)) - np.repeat(first, np.diff(np.append(first, len(unit))))
+    return unit[rank < k], code[rank < k]
 
 
 def pairs_of_units(rows: np.ndarray, opts: DetectOptions, n_docs: int) -> np.ndarray:

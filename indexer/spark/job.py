@@ -239,6 +239,10 @@ def run(spark: SparkSession, source: str, output: str | None, *, options: Detect
             units = fp_blocks.mapPartitions(lambda it: (x for _, docs in _by_block(it)
                                                         for x in stages.block_sketches(docs, nb))) \
                 .partitionBy(nb, _identity) \
+                .mapPartitions(lambda it: stages.bucket_usable_sketches(_values(it), nb, opts)) \
+                .partitionBy(nb, _identity) \
+                .mapPartitions(lambda it: stages.doc_sketches(_values(it), nb, opts)) \
+                .partitionBy(nb, _identity) \
                 .mapPartitions(lambda it: stages.bucket_unit_pairs(_values(it), opts, nb))
             by_pair = by_pair.union(units)
         cands = by_pair.partitionBy(nb, _identity) \

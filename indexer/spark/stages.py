@@ -14,6 +14,9 @@ task holds, with the corpus-wide figures that part needs, so the job computes ex
    bucket, its documents with their boilerplate regions by docnum, its reported passages by label.
 4. ``bucket_seeds`` (``pair_seeds`` on a hash bucket), ``candidate_pairs`` (seeds grouped per pair),
    ``align_pairs`` (``boiler_mask`` + ``pair_result``), ``group_labels`` (``group_entries``).
+   The sentence stage's sketches (``select_sketches`` in three steps): ``block_sketches`` by feature
+   bucket, ``bucket_usable_sketches`` (each feature's postings are in its bucket) by document bucket,
+   ``doc_sketches`` (each unit's lowest) by feature bucket again, ``bucket_unit_pairs`` by pair bucket.
 
 Skew: postings travel as numpy blocks per (block, bucket), never one record per posting, so a hash
 found in every document costs one task 16 bytes per document, not a Python object each; such hashes
@@ -44,7 +47,14 @@ from indexer.detect.fingerprint import fingerprints
 from indexer.detect.normalize import Normalized, TextCache, normalize
 from indexer.detect.options import DetectOptions
 from indexer.detect.postings import FingerprintIndex, pair_seeds
-from indexer.detect.sentences import pairs_of_units, sentence_seeds, sketch_text, unit_pairs
+from indexer.detect.sentences import (
+    pairs_of_units,
+    pick_sketch,
+    sentence_seeds,
+    sketch_text,
+    unit_pairs,
+    usable,
+)
 from indexer.detect.units import Units, features
 
 _EMPTY_U64 = np.zeros(0, dtype=np.uint64)
@@ -128,7 +138,9 @@ def fingerprint_block(docs: Iterable[tuple[int, str, str]], opts: DetectOptions)
 
 
 def block_sketches(docs: list[DocFp], n_buckets: int) -> Iterator[tuple[int, tuple]]:
-    """A block's sketch rows as (feature bucket, (docnums, units, codes)), one record per bucket."""
+    """A block's stored sketch rows as (feature bucket, (docnums, units, codes)), one record per
+    bucket; ``bucket_usable_sketches`` and ``doc_sketches`` then choose what the candidate index
+    uses, as ``select_sketches`` does."""
     if not docs:
         return
     u = np.concatenate([d.sketch_units for d in docs])
@@ -137,9 +149,29 @@ def block_sketches(docs: list[DocFp], n_buckets: int) -> Iterator[tuple[int, tup
     yield from _split(buckets_of(c.astype(np.uint64) * _SPREAD, n_buckets), dn, u, c)
 
 
+def bucket_usable_sketches(parts: Iterable[tuple], n_buckets: int, opts: DetectOptions
+                           ) -> Iterator[tuple[int, tuple]]:
+    """A feature bucket's sketch rows whose features can pair units (``sentences.usable``: each
+    feature's rows are all in its bucket), as (document bucket, (docnums, units, codes))."""
+    dn, u, c = _concat(list(parts), 3)
+    keep = usable(c, opts)
+    yield from _split(dn[keep] % n_buckets, dn[keep], u[keep], c[keep])
+
+
+def doc_sketches(parts: Iterable[tuple], n_buckets: int, opts: DetectOptions) -> Iterator[tuple[int, tuple]]:
+    """A document bucket's usable sketch rows cut to each unit's ``unit_sketch`` lowest
+    (``sentences.pick_sketch``, as ``select_sketches``), as (feature bucket, (docnums, units, codes))."""
+    dn, u, c = _concat(list(parts), 3)
+    picked = [(np.full(len(pu), d, dtype=np.int64), pu, pc)
+              for d, (du, dc) in _split(dn, u, c) for pu, pc in [pick_sketch(du, dc, opts.unit_sketch)]]
+    if picked:
+        dn, u, c = (np.concatenate(x) for x in zip(*picked, strict=True))
+        yield from _split(buckets_of(c.astype(np.uint64) * _SPREAD, n_buckets), dn, u, c)
+
+
 def bucket_unit_pairs(parts: Iterable[tuple], opts: DetectOptions, n_pair_buckets: int
                       ) -> Iterator[tuple[int, tuple]]:
-    """``unit_pairs`` over a feature bucket's sketches: (pair bucket, ("units", rows))."""
+    """``unit_pairs`` over a feature bucket's chosen sketch rows: (pair bucket, ("units", rows))."""
     dn, u, c = _concat(list(parts), 3)
     if len(dn) < 2:
         return
