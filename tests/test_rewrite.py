@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import opencc
 import pytest
+from rapidfuzz.distance import Levenshtein
 
 from indexer.detect import DEFAULTS, compare_corpus, fingerprints, normalize
 from indexer.detect.lexicon import cilin
@@ -208,17 +209,51 @@ HEAVY = ("坦率地说，我有时满足于读过了、学过了，在理论学�
          "我关注他们的事务本领多，对青春干部的培育，关注他们的思想转变少。")
 
 
+def _in_order(x: str, y: str) -> float:
+    """The similarity an in-order alignment gives two texts (normalized)."""
+    nx, ny = normalize(x).text, normalize(y).text
+    equal = sum(i2 - i1 for tag, i1, i2, _, _ in Levenshtein.opcodes(nx, ny) if tag == "equal")
+    return 2 * equal / (len(nx) + len(ny))
+
+
 def test_a_heavy_rewrite_that_aligns_poorly_in_order_is_still_one_passage():
     """Miss class "seeds found, passage lost": fillers, swapped clauses and most words spun leave an
-    in-order similarity near 0.42; the sentence units vouch for it (unit_min_similarity)."""
+    in-order similarity near 0.42; the sentence units vouch for it (unit_min_similarity), and its
+    clauses matched in any order make it more alike than that."""
     a_text, a_span = _material(OWN[:3], ORIGIN, 1)
     b_text, b_span = _material(OWN[3:], HEAVY, 2)
     result = _compare({"a": a_text, "b": b_text})
     (passage,) = result.pairs[0].passages
     assert (passage.a_start, passage.a_end, passage.b_start, passage.b_end) == (*a_span, *b_span)
-    assert passage.similarity < DEFAULTS.min_similarity
-    strict = DetectOptions(unit_min_similarity=DEFAULTS.min_similarity)
+    assert _in_order(ORIGIN, HEAVY) < DEFAULTS.min_similarity < passage.similarity
+    strict = DetectOptions(unit_min_similarity=passage.similarity + 0.01)
     assert _compare({"a": a_text, "b": b_text}, strict).pairs == []
+
+
+def test_a_sentence_whose_halves_were_swapped_is_one_passage():
+    """Miss class "seeds found, passage lost" (held-out corpus): a long sentence's two halves swapped
+    and a few words spun align in order at nearly nothing (a Levenshtein alignment substitutes rather
+    than skip half the sentence); each clause still matches its counterpart."""
+    origin = "在推动重点项目落地的过程中，我习惯于坐在办公室里开会讨论、听取汇报，深入施工现场调查研究、帮助解决实际困难的时间明显偏少。"
+    swapped = "深入施工现场调查研究、协助解决实际难题的时间明显偏少，在推进重心项目落实的进程中，我惯于坐在机关里开会商量、听取汇报。"
+    assert _in_order(origin, swapped) < 0.1
+    a_text, a_span = _material(OWN[:3], origin, 1)
+    b_text, b_span = _material(OWN[3:], swapped, 2)
+    (pair,) = _compare({"a": a_text, "b": b_text}).pairs
+    (passage,) = pair.passages
+    assert (passage.a_start, passage.a_end, passage.b_start, passage.b_end) == (*a_span, *b_span)
+    assert passage.similarity >= 0.7
+
+
+def test_a_shared_phrase_is_not_stretched_to_its_sentences():
+    """Miss class "stock phrase counted twice" (false pairs): a 20-character formulation in two
+    otherwise unrelated sentences gives fingerprints and, through its bigrams, a unit seed. Its
+    fingerprints inside the unit are the unit's evidence, not more: as without the sentence stage,
+    a shared run shorter than min_chars is no passage."""
+    a_text, _ = _material(OWN[:3], "个别同志对财务管理人员的财经法律法规和业务知识学习不够重视。", 1)
+    b_text, _ = _material(OWN[3:], "今年要加强财务管理人员的财经法律法规和业务知识学习。", 2)
+    assert _compare({"a": a_text, "b": b_text}).pairs == []
+    assert _compare({"a": a_text, "b": b_text}, DetectOptions(sentences=False)).pairs == []
 
 
 def test_library_check_report_and_compare_find_the_spun_copy(lib, tmp_path):

@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz import process
+from rapidfuzz.distance import Indel, Levenshtein
 
 from indexer.detect.cluster import (
     Box,
@@ -26,6 +27,7 @@ from indexer.detect.cluster import (
 )
 from indexer.detect.normalize import Normalized
 from indexer.detect.options import DEFAULTS, DetectOptions
+from indexer.detect.units import clause_ends
 
 Edit = tuple[str, int, int, int, int]  # (tag, a_start, a_end, b_start, b_end), original offsets
 
@@ -140,7 +142,7 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOpti
         extra = unit_boxes(np.asarray(units, dtype=np.int64).reshape(-1, 4), opts.unit_solo_chars,
                            opts.min_seeds)
         boxes = merge_boxes(boxes + extra, opts.unit_merge_gap)
-    boxes = [box for box in boxes if box.core >= opts.min_seeds]
+    boxes = [box for box in boxes if _supported(box, a, b, opts, boiler_a, boiler_b)]
     boxes = merge_boxes([_grow(box, a.text, b.text, opts) for box in boxes], 0)
     boxes = [box for box in boxes if _similarity(box, a, b, opts, boiler_a, boiler_b)[0] is not None]
     if opts.fine_k and boxes:  # only passages found on their own take in short shuffled sentences
@@ -157,6 +159,29 @@ def align_pair(a: Normalized, b: Normalized, seeds: np.ndarray, opts: DetectOpti
     return out
 
 
+def _supported(box: Box, a: Normalized, b: Normalized, opts: DetectOptions, boiler_a: np.ndarray | None,
+               boiler_b: np.ndarray | None) -> bool:
+    """Whether the box's seeds are evidence enough (``min_seeds``). Fingerprints inside one of its
+    sentence units (in both documents) are the same evidence as the unit, not more: a stock phrase
+    of 15 characters in two unrelated sentences of one genre gives fingerprints and, through its
+    bigrams, a unit seed, and counted twice it made a passage of the two sentences. Such a box stands
+    when its fingerprints make a passage without the units (as without the sentence stage); the units
+    then only complete it."""
+    if not box.units:
+        return box.core >= opts.min_seeds
+    weight = sum(opts.min_seeds if min(la, lb) >= opts.unit_solo_chars else 1 for _, _, la, lb in box.units)
+    prints = box.core - weight  # fingerprint seeds (the units' weights are the rest)
+    outside = sum(1 for pa, pb, _, _ in box.seeds
+                  if not any(a0 <= pa < a0 + la and b0 <= pb < b0 + lb for a0, b0, la, lb in box.units))
+    if weight + min(prints, outside) >= opts.min_seeds:
+        return True
+    if prints < opts.min_seeds:
+        return False
+    seeds = np.array([(pa, pb) for pa, pb, _, _ in box.seeds], dtype=np.int64)
+    return any(_similarity(_grow(x, a.text, b.text, opts), a, b, opts, boiler_a, boiler_b)[0] is not None
+               for x in cluster_unambiguous_first(seeds, opts) if x.core >= opts.min_seeds)
+
+
 def _similarity(box: Box, a: Normalized, b: Normalized, opts: DetectOptions, boiler_a: np.ndarray | None,
                 boiler_b: np.ndarray | None) -> tuple[float | None, int, tuple[Edit, ...]]:
     """(similarity, shared chars, edits) of a box, similarity None when the box is no passage."""
@@ -169,14 +194,53 @@ def _similarity(box: Box, a: Normalized, b: Normalized, opts: DetectOptions, boi
     shared, edits = _edits(a, b, box)
     # Shuffled sentences defeat an in-order alignment: seed coverage counts them, in any order.
     shared = max(shared, _seed_cover(box))
-    similarity = 2 * shared / (la + lb)
     # a passage vouched for by sentence units (tf-idf cosine and Dice) may align worse in order
     floor = opts.unit_min_similarity if box.units else opts.min_similarity
+    if box.units:  # clauses swapped inside its sentences: matched in any order
+        shared = max(shared, _clause_cover(box, a, b, floor))
+    similarity = 2 * shared / (la + lb)
     return (similarity if similarity >= floor else None), shared, edits
 
 
 def _share(mask: np.ndarray | None, start: int, end: int) -> float:
     return float(mask[start:end].mean()) if mask is not None and end > start else 0.0
+
+
+def _clause_cover(box: Box, a: Normalized, b: Normalized, floor: float) -> int:
+    """Characters the box's clauses share, matched in any order: each clause of a with at most one
+    of b, the most alike pairs first, a pair counting its in-order common characters when they make
+    at least ``floor`` of the two. A copier swapping the clauses of a sentence (or the sentences of
+    a short paragraph) leaves each clause aligned with its counterpart; unrelated clauses of the same
+    genre rarely pass the floor."""
+    ca, cb = _clauses(a, box.a0, box.a1), _clauses(b, box.b0, box.b1)
+    if len(ca) < 2 and len(cb) < 2:
+        return 0  # one clause each: the in-order alignment said it all
+    xs = [a.text[s:e] for s, e in ca]
+    ys = [b.text[s:e] for s, e in cb]
+    dist = process.cdist(xs, ys, scorer=Indel.distance, workers=1)
+    size = np.add.outer([len(x) for x in xs], [len(y) for y in ys])
+    common = (size - dist) // 2  # Indel distance = both lengths - 2 * longest common subsequence
+    ok = 2 * common >= floor * size
+    total, used_a, used_b = 0, set(), set()
+    for flat in np.argsort(-np.where(ok, common, -1), axis=None, kind="stable").tolist():
+        i, j = divmod(flat, len(ys))
+        if not ok[i, j]:
+            break
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        total += int(common[i, j])
+    return total
+
+
+def _clauses(norm: Normalized, start: int, end: int) -> list[tuple[int, int]]:
+    """The clauses of [start, end) of the normalized text (cut at the original's clause and sentence
+    marks), empty ones left out."""
+    ends = clause_ends(norm)
+    cuts = ends[(ends > start) & (ends < end)].tolist()
+    bounds = [start, *cuts, end]
+    return [(s, e) for s, e in zip(bounds[:-1], bounds[1:], strict=True) if e > s]
 
 
 def _seed_cover(box: Box) -> int:
