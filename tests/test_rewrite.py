@@ -245,6 +245,20 @@ def test_a_sentence_whose_halves_were_swapped_is_one_passage():
     assert passage.similarity >= 0.7
 
 
+def test_a_lone_rewritten_sentence_of_under_forty_characters_is_a_passage():
+    """Miss class "lone unit under unit_solo_chars": one sentence of 38 characters copied alone,
+    words spun, leaves no fingerprint; its unit seed alone makes the passage."""
+    origin = "在推动重点项目时，我习惯于坐在办公室里开会讨论，到基层现场调查研究的时间明显偏少。"
+    spun = "在推动重点工程时，我习惯于坐在机关里开会商量，到基层现场调查研究的工夫明显偏少。"
+    assert len(normalize(spun).text) < 40  # the old unit_solo_chars
+    a_text, a_span = _material(OWN[:3], origin, 1)
+    b_text, b_span = _material(OWN[3:], spun, 2)
+    assert _compare({"a": a_text, "b": b_text}, DetectOptions(sentences=False)).pairs == []
+    (pair,) = _compare({"a": a_text, "b": b_text}).pairs
+    (passage,) = pair.passages
+    assert (passage.a_start, passage.a_end, passage.b_start, passage.b_end) == (*a_span, *b_span)
+
+
 def test_a_shared_phrase_is_not_stretched_to_its_sentences():
     """Miss class "stock phrase counted twice" (false pairs): a 20-character formulation in two
     otherwise unrelated sentences gives fingerprints and, through its bigrams, a unit seed. Its
