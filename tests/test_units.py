@@ -203,3 +203,56 @@ def test_features_are_the_plain_computation(seed, opts):
     got = (u.starts, u.ends, u.unit, u.code, u.count, u.first, u.last, u.breaks)
     for g, w in zip(got, want, strict=True):
         assert np.asarray(g).dtype == np.int64 and np.asarray(g).tolist() == np.asarray(w).tolist()
+
+
+def _reference_unit_pairs(sketches, max_postings: int) -> list[tuple]:
+    """unit_pairs the plain way: every feature's postings, every two of them from different documents."""
+    postings: dict[int, list[tuple[int, int]]] = {}
+    for d, units, codes in sketches:
+        for u, c in zip(units.tolist(), codes.tolist(), strict=True):
+            postings.setdefault(c, []).append((d, u))
+    out = []
+    for c in sorted(postings):
+        rows = sorted(postings[c])
+        if 2 <= len(rows) <= max_postings:
+            out += [(*rows[i], *rows[j], len(rows)) for i in range(len(rows)) for j in range(i + 1, len(rows))
+                    if rows[i][0] != rows[j][0]]
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([2, 4, 24]), st.booleans())
+def test_unit_pairs_and_their_counts_are_the_plain_computation(seed, row_bits, shuffled):
+    """Over random sketches (a small vocabulary: many shared features), with the one-key sort on
+    row numbers, the top-byte sort it falls back to for more rows, and the general lexsort."""
+    from collections import Counter
+
+    from indexer.detect import sentences
+
+    rng = np.random.default_rng(seed)
+    vocab = rng.integers(0, 1 << 40, int(rng.integers(5, 80)))
+    sketches = []
+    for d in range(int(rng.integers(1, 25))):
+        n = int(rng.integers(0, 12))
+        sketches.append((d, np.repeat(np.arange(n), 3), rng.choice(vocab, 3 * n)))
+    if shuffled:
+        sketches = sketches[::-1]
+    opts = DetectOptions(unit_max_postings=int(rng.integers(2, 30)))
+    old = sentences._ROW_BITS
+    sentences._ROW_BITS = row_bits
+    try:
+        rows = sentences.unit_pairs(sketches, opts)
+    finally:
+        sentences._ROW_BITS = old
+    want = _reference_unit_pairs(sketches, opts.unit_max_postings)
+    assert sorted(map(tuple, rows.tolist())) == sorted(want)
+    if len(rows):
+        pairs, count, rarest = sentences._count_rows(rows)
+        counted = Counter(map(tuple, rows[:, :4].tolist()))
+        least = {}
+        for r in rows.tolist():
+            least[tuple(r[:4])] = min(least.get(tuple(r[:4]), r[4]), r[4])
+        ordered = sorted(counted, key=lambda p: (p[0], p[2], p[1], p[3]))  # by documents, then units
+        assert list(map(tuple, pairs.tolist())) == ordered
+        assert count.tolist() == [counted[p] for p in ordered]
+        assert rarest.tolist() == [least[p] for p in ordered]

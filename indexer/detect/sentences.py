@@ -27,7 +27,7 @@ import numpy as np
 from indexer.detect.fingerprint import _mix
 from indexer.detect.normalize import Normalized
 from indexer.detect.options import DetectOptions
-from indexer.detect.units import ByCode, Units, feature_rows
+from indexer.detect.units import ByCode, Units, _heads, feature_rows
 
 
 def _share(mask: np.ndarray | None, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -376,76 +376,111 @@ def unit_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]], opts: Det
     """Rows (doc a, unit a, doc b, unit b, postings), doc a < doc b, one per sketch feature (found in
     at most ``unit_max_postings`` units; postings: in how many) the two units share. Exact over any
     set of features with all their postings (the Spark job calls it on one feature bucket)."""
-    docs, units, codes = [], [], []
+    ds, units, codes = [], [], []
+    ascending, last = True, None  # documents in order, each with its units in order (as sketch gives them)
     for d, u, c in sketches:
-        docs.append(np.full(len(u), d, dtype=np.int64))
-        units.append(u.astype(np.int64))
+        ds.append(d)
+        units.append(u)
         codes.append(c)
-    if not docs:
+        if ascending and len(u):
+            ascending = (last is None or d > last) and bool((u[1:] >= u[:-1]).all())
+            last = d
+    if not ds:
         return np.zeros((0, 5), dtype=np.int64)
-    doc, unit, code = np.concatenate(docs), np.concatenate(units), np.concatenate(codes)
-    order = _code_order(doc, unit, code)
-    code = code[order]
-    first = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    doc = np.repeat(np.array(ds, dtype=np.int64), [len(u) for u in units])
+    unit, code = np.concatenate(units).astype(np.int64, copy=False), np.concatenate(codes)
+    order, code = _code_order(doc, unit, code, ascending)
+    first = np.flatnonzero(_heads(code))
     counts = np.diff(np.append(first, len(code)))
-    out = []
-    for c in np.unique(counts[(counts >= 2) & (counts <= opts.unit_max_postings)]).tolist():
-        starts = first[counts == c]
+    wanted = (counts >= 2) & (counts <= opts.unit_max_postings)
+    first, counts = first[wanted], counts[wanted]
+    # the rows of those features, by (code, doc, unit), one after another
+    start = np.cumsum(counts) - counts
+    rows = order[np.repeat(first - start, counts) + np.arange(int(counts.sum()))]
+    doc, unit = doc[rows], unit[rows]
+    pairs = []
+    for c in np.unique(counts).tolist():
+        at = start[counts == c]
         i, j = np.triu_indices(c, 1)
-        p, q = order[(starts[:, None] + i).ravel()], order[(starts[:, None] + j).ravel()]
+        p, q = (at[:, None] + i).ravel(), (at[:, None] + j).ravel()
         keep = doc[p] != doc[q]
-        p, q = p[keep], q[keep]
-        out.append(np.stack([doc[p], unit[p], doc[q], unit[q], np.full(len(p), c, dtype=np.int64)], axis=1))
-    if not out:
-        return np.zeros((0, 5), dtype=np.int64)
-    return np.concatenate(out)  # one row per shared feature: pairs_of_units counts them
-
+        pairs.append((p[keep], q[keep], c))
+    # column after column (pairs_of_units reads columns; rows from numpy are C-ordered all the same)
+    out = np.empty((sum(len(p) for p, _, _ in pairs), 5), dtype=np.int64, order="F")
+    n = 0
+    for p, q, c in pairs:  # one row per shared feature: pairs_of_units counts them
+        out[n:n + len(p), 0], out[n:n + len(p), 1] = doc[p], unit[p]
+        out[n:n + len(p), 2], out[n:n + len(p), 3] = doc[q], unit[q]
+        out[n:n + len(p), 4] = c
+        n += len(p)
+    return out
 
 
 _LOCAL_BITS = 23
+_ROW_BITS = 24
 
 
-def _code_order(doc: np.ndarray, unit: np.ndarray, code: np.ndarray) -> np.ndarray:
-    """The rows sorted by (code, doc, unit). Rows given in (doc, unit) order with 40-bit codes (as
-    ``sketch`` makes them, for a corpus in document order) sort as one int64 key each: the code and
-    the row's rank among the rows of its code's top byte; a three-key lexsort costs ten times more."""
+def _code_order(doc: np.ndarray, unit: np.ndarray, code: np.ndarray, ascending: bool | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The rows sorted by (code, doc, unit), and the codes in that order. Rows given in (doc, unit)
+    order (``ascending``, found out when not given) with 40-bit codes (as ``sketch`` makes them, for
+    a corpus in document order) sort as one 64-bit key each: the code and the row number (up to 2^24
+    rows), or beyond that the row's rank among the rows of its code's top byte; a three-key lexsort
+    costs ten times more."""
     n = len(code)
     if n < 2:
-        return np.arange(n)
-    ascending = bool(((doc[1:] > doc[:-1]) | ((doc[1:] == doc[:-1]) & (unit[1:] >= unit[:-1]))).all())
+        return np.arange(n), code
+    if ascending is None:
+        ascending = bool(((doc[1:] > doc[:-1]) | ((doc[1:] == doc[:-1]) & (unit[1:] >= unit[:-1]))).all())
     if not ascending or code.min() < 0 or code.max() >> 40:
-        return np.lexsort((unit, doc, code))
+        order = np.lexsort((unit, doc, code))
+        return order, code[order]
+    if n < 1 << _ROW_BITS:
+        key = (code.astype(np.uint64) << np.uint64(_ROW_BITS)) | np.arange(n, dtype=np.uint64)
+        key.sort()
+        order = (key & np.uint64((1 << _ROW_BITS) - 1)).astype(np.int64)
+        return order, (key >> np.uint64(_ROW_BITS)).astype(code.dtype)
     top = (code >> 32).astype(np.uint8)
     by_top = np.argsort(top, kind="stable")  # a radix sort: the rows by top byte, in their order
     sizes = np.bincount(top, minlength=256)
     if sizes.max() >> _LOCAL_BITS:
-        return np.lexsort((unit, doc, code))
+        order = np.lexsort((unit, doc, code))
+        return order, code[order]
     start = np.r_[0, np.cumsum(sizes)[:-1]]
     local = np.empty(n, dtype=np.int64)
     local[by_top] = np.arange(n) - np.repeat(start, sizes)
     key = np.sort((code << _LOCAL_BITS) | local)
-    return by_top[start[key >> np.int64(32 + _LOCAL_BITS)] + (key & ((1 << _LOCAL_BITS) - 1))]
+    return by_top[start[key >> np.int64(32 + _LOCAL_BITS)] + (key & ((1 << _LOCAL_BITS) - 1))], \
+        key >> np.int64(_LOCAL_BITS)
 
 
 def _count_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The distinct unit pairs (doc a, unit a, doc b, unit b) of ``rows`` in sorted order, how often
-    each occurs and the least postings (column 4) among its rows. Rows pack into one int64 key when
-    they fit (one sort instead of a five-key lexsort); the postings take the key's low bits."""
-    post = rows[:, 4]
-    bits = max(1, int(post.max()).bit_length()) if post.min() >= 0 else 64
-    docs = int(max(rows[:, 0].max(), rows[:, 2].max())) + 1
-    units = int(max(rows[:, 1].max(), rows[:, 3].max())) + 1
-    if rows.min() >= 0 and bits < 62 and (docs * docs * units * units) << bits < 1 << 62:
-        key = np.sort(((((rows[:, 0] * docs + rows[:, 2]) * units + rows[:, 1]) * units + rows[:, 3]) << bits)
-                      | post)
-        pair = key >> bits
-        first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
-        count = np.diff(np.append(first, len(key)))
-        rarest = key[first] & ((1 << bits) - 1)  # the smallest postings sort first in each pair
-        key = pair[first]
-        ub, key = key % units, key // units
-        ua, key = key % units, key // units
-        return np.stack([key // docs, ua, key % docs, ub], axis=1), count, rarest
-    rows = rows[np.lexsort((post, rows[:, 3], rows[:, 1], rows[:, 2], rows[:, 0]))]  # doc a, doc b, units
+    each occurs and the least postings (column 4) among its rows. Rows pack into one int64 key of
+    bit fields when they fit (one sort instead of a five-key lexsort, fields read back by shifts);
+    the postings take the key's low bits."""
+    cols = [np.ascontiguousarray(rows[:, k]) for k in range(5)]
+    if rows.min() >= 0:
+        doc_bits = int(max(cols[0].max(), cols[2].max())).bit_length()
+        unit_bits = int(max(cols[1].max(), cols[3].max())).bit_length()
+        bits = max(1, int(cols[4].max()).bit_length())
+        if 2 * doc_bits + 2 * unit_bits + bits < 63:
+            key = cols[0] << np.int64(doc_bits + 2 * unit_bits + bits)
+            for col, shift in ((cols[2], 2 * unit_bits + bits), (cols[1], unit_bits + bits), (cols[3], bits)):
+                key |= col << np.int64(shift)
+            key |= cols[4]
+            key.sort()
+            pair = key >> np.int64(bits)
+            first = np.flatnonzero(_heads(pair))
+            count = np.diff(np.append(first, len(key)))
+            rarest = key[first] & np.int64((1 << bits) - 1)  # the smallest postings sort first in each pair
+            pair = pair[first]
+            out = np.empty((len(first), 4), dtype=np.int64, order="F")
+            out[:, 3] = pair & np.int64((1 << unit_bits) - 1)
+            out[:, 1] = (pair >> np.int64(unit_bits)) & np.int64((1 << unit_bits) - 1)
+            out[:, 2] = (pair >> np.int64(2 * unit_bits)) & np.int64((1 << doc_bits) - 1)
+            out[:, 0] = pair >> np.int64(2 * unit_bits + doc_bits)
+            return out, count, rarest
+    rows = rows[np.lexsort((cols[4], cols[3], cols[1], cols[2], cols[0]))]  # doc a, doc b, units
     first = np.flatnonzero(np.r_[True, (rows[1:, :4] != rows[:-1, :4]).any(axis=1)])
     return rows[first, :4], np.diff(np.append(first, len(rows))), rows[first, 4]
