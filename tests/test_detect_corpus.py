@@ -191,6 +191,6 @@ def test_texts_are_loaded_only_for_candidate_pairs():
 
 def test_shipped_stock_list_is_a_sensible_size():
     phrases = shipped_phrases()
-    assert 30 <= len(phrases) <= 80
+    assert 30 <= len(phrases) <= 100  # slogans, not a thesaurus of the genre
     assert all(len(normalize(p).text) >= 4 for p in phrases)
     assert "深入学习贯彻习近平新时代中国特色社会主义思想" in phrases

@@ -69,6 +69,20 @@ class Hit:
     kind: str
 
 
+# Abbreviations materials write for a name they must not misspell (拼音 initials typed while drafting,
+# left in the text), each the length of what it stands for, so offsets stay valid: "学习xjp新时代……思想"
+# quotes the slogan as surely as "学习习近平新时代……思想". Keys are as ``normalize`` leaves them.
+ALIASES = {"xjp": "习近平"}
+
+
+def expand_aliases(norm_text: str) -> str:
+    """A normalized text with every ``ALIASES`` key replaced by what it stands for (same length)."""
+    for short, full in ALIASES.items():
+        if short in norm_text:
+            norm_text = norm_text.replace(short, full)
+    return norm_text
+
+
 class PhraseMatcher:
     """An Aho-Corasick automaton over normalized phrases, each remembered with its kind."""
 
@@ -78,7 +92,7 @@ class PhraseMatcher:
         self.automaton = ahocorasick.Automaton()
         self.phrases: dict[str, tuple[str, str]] = {}  # normalized -> (phrase as written, kind)
         for phrase, kind in phrases:
-            key = normalize(phrase).text
+            key = expand_aliases(normalize(phrase).text)
             if len(key) >= self.MIN_CHARS and key not in self.phrases:
                 self.phrases[key] = (phrase, kind)
                 self.automaton.add_word(key, key)
@@ -86,9 +100,11 @@ class PhraseMatcher:
             self.automaton.make_automaton()
 
     def hits(self, norm_text: str) -> list[Hit]:
-        """Every occurrence of every phrase in a normalized text, by start."""
+        """Every occurrence of every phrase in a normalized text, by start (``ALIASES`` read as what
+        they stand for)."""
         if not self.phrases or not norm_text:
             return []
+        norm_text = expand_aliases(norm_text)
         out = []
         for end, key in self.automaton.iter(norm_text):
             phrase, kind = self.phrases[key]
