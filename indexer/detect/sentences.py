@@ -117,9 +117,16 @@ def sentence_seeds(ua: Units, ub: Units, opts: DetectOptions, *, boiler_a: np.nd
 def _shared(fa: ByCode, fb: ByCode) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The features both documents carry (as indices into a's ``codes`` and b's), and for every
     feature of a the number of units of b carrying it (0 for most), and the other way round."""
-    at = np.minimum(np.searchsorted(fb.codes, fa.codes), len(fb.codes) - 1)
-    ia = np.flatnonzero(fb.codes[at] == fa.codes)
-    ib = at[ia]
+    ka, kb = fa.keyed, fb.keyed
+    if ka is not None and kb is not None:  # one sort of both, b's features after a's of the same code
+        key = np.concatenate([ka, kb + np.int64(1 << 19)])
+        key.sort()
+        both = np.flatnonzero((key[1:] >> np.int64(20)) == (key[:-1] >> np.int64(20)))
+        ia, ib = key[both] & np.int64((1 << 19) - 1), key[both + 1] & np.int64((1 << 19) - 1)
+    else:
+        at = np.minimum(np.searchsorted(fb.codes, fa.codes), len(fb.codes) - 1)
+        ia = np.flatnonzero(fb.codes[at] == fa.codes)
+        ib = at[ia]
     sf_a, sf_b = np.zeros(len(fa.codes), dtype=np.int64), np.zeros(len(fb.codes), dtype=np.int64)
     sf_a[ia], sf_b[ib] = fb.df[ib], fa.df[ia]
     return ia, ib, sf_a, sf_b
@@ -151,7 +158,10 @@ def _weights(f: ByCode, rows: np.ndarray, other_df: np.ndarray, units: int) -> n
 def _norms(f: ByCode, units: np.ndarray, other_df: np.ndarray, n: int) -> np.ndarray:
     """The tf-idf vector length of each of ``units``, each summed in row order (as bincount over all
     rows sums it)."""
-    u, at = np.unique(units, return_inverse=True)
+    seen = np.zeros(len(f.size), dtype=bool)
+    seen[units] = True
+    u = np.flatnonzero(seen)
+    at = (np.cumsum(seen) - 1)[units]  # the rank of each among the distinct ones
     lo, size = f.unit_head[u], f.size[u]
     rows = f.by_unit[np.repeat(lo - (np.cumsum(size) - size), size) + np.arange(int(size.sum()))]
     w = _weights(f, rows, other_df, n)

@@ -88,7 +88,22 @@ class ByCode:
     @cached_property
     def by_unit(self) -> np.ndarray:
         """The rows grouped by unit (by feature within a unit); unit u's are ``unit_head[u]`` on."""
+        if len(self.size) <= 1 << 16:  # a radix sort
+            return np.argsort(self.unit.astype(np.uint16), kind="stable")
         return np.argsort(self.unit, kind="stable")
+
+    @cached_property
+    def keyed(self) -> np.ndarray | None:
+        """Per distinct feature, its code (class codes right above bigram codes, as ``features`` sorts
+        them) and its index in the low 19 bits: two documents' features meet in one sort (None when
+        the codes or their number do not fit)."""
+        codes = self.codes
+        mid = np.searchsorted(codes, _BIGRAM_END)  # bigram codes below, class codes from CLASS_BASE on
+        if len(codes) >= 1 << 19 or (len(codes) and (codes[0] < 0 or codes[-1] >= CLASS_BASE + _BIGRAM_END
+                                                     or (mid < len(codes) and codes[mid] < CLASS_BASE))):
+            return None
+        code = np.where(codes >= CLASS_BASE, codes - CLASS_BASE + _BIGRAM_END, codes)
+        return (code << np.int64(20)) | np.arange(len(code))
 
     @cached_property
     def unit_head(self) -> np.ndarray:
