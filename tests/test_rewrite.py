@@ -173,6 +173,18 @@ def test_sketch_slots_go_to_features_under_the_posting_cap():
     assert small.usable(opts).tolist() == [100, 101, 102]
 
 
+def test_sketch_membership_probe_agrees_with_a_search():
+    from indexer.detect.sentences import _member_of
+
+    rng = np.random.default_rng(3)
+    codes = np.unique(rng.integers(0, 1 << 40, 5000))
+    queries = np.r_[codes[::3], rng.integers(0, 1 << 40, 5000), codes[:1] + 1]
+    expected = np.isin(queries, codes)
+    assert np.array_equal(_member_of(codes)(queries), expected)
+    assert np.array_equal(_member_of(np.r_[codes, 1 << 41])(queries), expected)  # wider keys: searched
+    assert not _member_of(np.zeros(0, dtype=np.int64))(queries).any()
+
+
 def test_one_rewritten_sentence_is_a_candidate_by_a_rare_shared_feature():
     """Miss class "no candidate": a single spun sentence keeps two sketch features of its original.
     With one of them rare in a large corpus that is enough; three features every same-genre text
