@@ -151,6 +151,18 @@ def build_segment(folder: Path, docnums: list[int], folded: list[str], fps: list
 FingerprintColumns = tuple[np.ndarray, np.ndarray, np.ndarray]  # hashes, positions (document order), counts
 
 
+def _sketch_arrays(units: np.ndarray, keys: np.ndarray) -> dict[str, np.ndarray]:
+    """A segment's sketch rows in as few bytes as they fit (7 a row, not 12; at 24 features a unit the
+    sketches would outweigh the fingerprints): units as 16 bits when the segment's documents have
+    fewer units, keys (40-bit hashes) as their low 32 and high 8 bits."""
+    units = units.astype(np.uint16) if not len(units) or units.max() < 1 << 16 else units.astype(np.uint32)
+    keys = np.asarray(keys, dtype=np.int64)
+    if len(keys) and (keys.min() < 0 or keys.max() >> 40):
+        return {"sk_unit": units, "sk_key": keys}  # not 40-bit keys: kept whole
+    return {"sk_unit": units, "sk_klo": (keys & 0xFFFFFFFF).astype(np.uint32),
+            "sk_khi": (keys >> 32).astype(np.uint8)}
+
+
 def _write_segment(folder: Path, docnums, encoded: list[bytes],
                    fingerprints: Callable[[], FingerprintColumns], params: dict | None,
                    sketch: tuple[dict, Callable[[], SketchColumns]] | None = None) -> str:
@@ -176,8 +188,8 @@ def _write_segment(folder: Path, docnums, encoded: list[bytes],
         units, keys, counts = sketch[1]()
         starts = np.zeros(len(counts) + 1, dtype=np.int64)
         np.cumsum(counts, out=starts[1:])
-        arrays.add("sk_unit", units)
-        arrays.add("sk_key", keys)
+        for column, values in _sketch_arrays(units, keys).items():
+            arrays.add(column, values)
         arrays.add("sk_docstart", starts)
         del units, keys
     lengths = np.fromiter((len(b) + 1 for b in encoded), dtype=np.int64, count=len(encoded))
@@ -268,8 +280,8 @@ class Segment:
         except FileNotFoundError:
             self.params = None  # written before segments recorded their parameters (format 1)
         self.sketch_params: dict | None = None  # None: no stored sketches (written before they were)
-        if "sk_key" in arrays and (path / SKETCH_FILE).exists():  # written in the segment's folder first
-            self.sk_unit, self.sk_key = arrays["sk_unit"], arrays["sk_key"]
+        if "sk_unit" in arrays and (path / SKETCH_FILE).exists():  # the record is written with the arrays
+            self._sk = {k: arrays[k] for k in ("sk_unit", "sk_key", "sk_klo", "sk_khi") if k in arrays}
             self.sk_docstart = np.array(arrays["sk_docstart"])
             self.sketch_params = json.loads((path / SKETCH_FILE).read_text(encoding="utf-8"))
         with open(path / "text.bin", "rb") as fh:
@@ -351,8 +363,17 @@ class Segment:
 
     def sketch(self, local: int) -> Sketch:
         """One document's stored sketch (``sketch_params`` says what it was computed with)."""
-        s, e = self.sk_docstart[local], self.sk_docstart[local + 1]
-        return np.asarray(self.sk_unit[s:e], dtype=np.int64), np.asarray(self.sk_key[s:e])
+        return self.sketch_rows(slice(self.sk_docstart[local], self.sk_docstart[local + 1]))
+
+    def sketch_rows(self, rows) -> Sketch:
+        """Stored sketch rows (a slice or an index array) as (unit, key), int64."""
+        sk = self._sk
+        unit = np.asarray(sk["sk_unit"][rows], dtype=np.int64)
+        if "sk_key" in sk:
+            return unit, np.asarray(sk["sk_key"][rows], dtype=np.int64)
+        key = np.asarray(sk["sk_khi"][rows], dtype=np.int64) << np.int64(32)
+        key |= np.asarray(sk["sk_klo"][rows], dtype=np.int64)
+        return unit, key
 
     def _posting_rows(self, hashes: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The rows of ``hashes``' postings (all, or the first ``limit`` of each), and how many each has."""
@@ -597,8 +618,9 @@ class SegmentSet:
                     bounds = seg.sk_docstart
                     n = bounds[loc + 1] - bounds[loc]
                     rows = _ranges(bounds[loc], n)
-                    units.append(np.asarray(seg.sk_unit[rows]))
-                    keys.append(np.asarray(seg.sk_key[rows]))
+                    u, k = seg.sketch_rows(rows)
+                    units.append(u.astype(np.uint32))
+                    keys.append(k)
                     counts.append(n)
                     seg.release_pages()
                 else:

@@ -133,3 +133,20 @@ def test_other_unit_options_never_read_stored_sketches(tmp_path):
         got = lib.sketches([n], other)[n]
         assert _same(got, sketch_text(normalize(lib.texts([n])[n]), other))
         assert not _same(got, lib.sketches([n])[n])
+
+
+def test_stored_sketch_rows_round_trip_in_their_compact_columns(tmp_path):
+    """Units in 16 bits when they fit, 40-bit keys in 32 + 8 bits; anything else is kept whole."""
+    top = (1 << 40) - 1
+    cases = {1: (np.array([0, 0, 5, 65535]), np.array([0, top, 1 << 32, (1 << 32) - 1])),
+             2: (np.array([3, 70_000]), np.array([7, top])),  # a unit past 16 bits
+             3: (np.array([1, 2]), np.array([-5, 1 << 45]))}  # keys that are no 40-bit hashes
+    for n, rows in cases.items():
+        segs = SegmentSet(tmp_path / f"s{n}")
+        segs.add([n], ["文"], [ingest.fingerprint_text("文")], Sketches({"v": n}, rows=[rows]))
+        got = segs.sketch(n, {"v": n})
+        assert got[0].dtype == got[1].dtype == np.int64 and _same(got, rows)
+        layout = json.loads((segs.segments[0].path / "layout.json").read_text(encoding="utf-8"))
+        assert ("sk_key" in layout) == (n == 3)
+        assert layout["sk_unit"][1] == ("<u4" if n == 2 else "<u2")
+        segs.close()
