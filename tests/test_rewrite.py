@@ -170,19 +170,36 @@ def test_sketch_slots_go_to_features_under_the_posting_cap():
     small = sentences._FeatureCounts(chunk=7)
     for _, _, c in sketches:
         small.add(c)
-    assert small.usable(opts).tolist() == [100, 101, 102]
+    codes, postings = small.usable(opts)
+    assert codes.tolist() == [100, 101, 102] and postings.tolist() == [2, 2, 2]
 
 
-def test_sketch_membership_probe_agrees_with_a_search():
-    from indexer.detect.sentences import _member_of
+def test_sketch_code_locator_agrees_with_a_search():
+    from indexer.detect.sentences import _locator
 
     rng = np.random.default_rng(3)
     codes = np.unique(rng.integers(0, 1 << 40, 5000))
     queries = np.r_[codes[::3], rng.integers(0, 1 << 40, 5000), codes[:1] + 1]
-    expected = np.isin(queries, codes)
-    assert np.array_equal(_member_of(codes)(queries), expected)
-    assert np.array_equal(_member_of(np.r_[codes, 1 << 41])(queries), expected)  # wider keys: searched
-    assert not _member_of(np.zeros(0, dtype=np.int64))(queries).any()
+    at = np.searchsorted(codes, queries)
+    expected = np.where(np.isin(queries, codes), at, -1)
+    assert np.array_equal(_locator(codes)(queries), expected)
+    wider = np.r_[codes, 1 << 41]  # a key over 40 bits: binary search
+    assert np.array_equal(_locator(wider)(queries), expected)
+    assert (_locator(np.zeros(0, dtype=np.int64))(queries) == -1).all()
+
+
+def test_each_unit_keeps_its_rarest_usable_features():
+    """The choice follows one order of all features, (postings, hash): two copies of a unit keep the
+    same features, and the rarer ones, which pair fewer units by chance."""
+    from indexer.detect.sentences import pick_sketch
+
+    unit = np.array([0, 0, 0, 1, 1, 1])
+    code = np.array([5, 6, 7, 5, 8, 9])
+    postings = np.array([9, 2, 2, 9, 3, 2])
+    u, c = pick_sketch(unit, code, 2, postings)
+    assert list(zip(u.tolist(), c.tolist(), strict=True)) == [(0, 6), (0, 7), (1, 9), (1, 8)]
+    u, c = pick_sketch(unit[::-1], code[::-1], 2)  # without postings: the lowest keys
+    assert list(zip(u.tolist(), c.tolist(), strict=True)) == [(0, 5), (0, 6), (1, 5), (1, 8)]
 
 
 def test_one_rewritten_sentence_is_a_candidate_by_a_rare_shared_feature():

@@ -48,17 +48,21 @@ class DetectOptions:
     unit_max_boilerplate: float = 0.5  # a unit this much boilerplate seeds nothing
     # Candidate index: each document stores its units' unit_sketch_stored lowest-hash features (at
     # ingest); a compare drops those in more than unit_max_postings units' stored sketches or in only
-    # one, and keeps each unit's unit_sketch lowest of the rest. Before, each unit kept its 8 lowest
-    # and the cap dropped most of them: on c10k-s11's first 2,000 materials 89 % of those are over it.
-    # bench/sketch_evidence.py, candidate pairs and heavy copies whose pair is a candidate, for
-    # "8 lowest" -> 24 stored, 5 used: rw200s1..4 11,167 -> 12,610 and 151 -> 161 of 164; held-out
-    # rw240s31h 3,980 -> 4,644 and 37 -> 41 of 43; c200s1+s7 6,787 -> 8,964 and 86 -> 89 of 90;
-    # c10k-s11 2,000 materials 5,568 -> 2,912 and 19 -> 32 of 38 (a larger corpus has more features
-    # over the cap: the selection helps most there). 4 used: fewer candidates (8,255; 3,438; 5,969;
-    # 2,432) but 156, 38, 90, 32; 32 stored, 5 used: about the same as 24 (2,057 and 33 on 2,000
-    # materials) for a third more stored rows; 16 stored: 6,168 candidates and 27 on 2,000 materials.
+    # one, and keeps each unit's unit_sketch rarest of the rest (fewest postings, then lowest hash).
+    # Before, each unit kept its 8 lowest and the cap dropped most of them: on c10k-s11's first 2,000
+    # materials 89 % of those are over it. bench/sketch_evidence.py, candidate pairs and heavy copies
+    # whose pair is a candidate, "8 lowest" -> 24 stored, 6 used: rw200s1..4 11,167 -> 11,439 and
+    # 151 -> 162 of 164; held-out rw240s31h 3,980 -> 4,282 and 37 -> 41 of 43; c200s1+s7 6,787 ->
+    # 8,712 and 86 -> 90 of 90; c10k-s11 2,000 materials 5,568 -> 3,099 and 19 -> 32 of 38 (a larger
+    # corpus has more features over the cap: the selection helps most there). Choosing the lowest
+    # hashes instead of the rarest, 5 used: 12,610 / 4,644 / 8,964 / 2,912 candidates, 161 / 41 / 89
+    # / 32 reached, 1.7 times the unit-pair rows on the 200-document corpora; rarest, 5 used: 8,648 /
+    # 3,406 / 6,149 / 2,741 but 159 / 40 / 89 / 32. compare_eval heavy recall, lowest-5 -> rarest-6:
+    # rw200s2h 0.968 -> 0.993, rw240s31h 0.930 -> 0.929, the others within 0.001, precision equal or
+    # higher. 16 stored: 6,168 candidates and 27 reached on 2,000 materials; 32 stored: about as 24
+    # for a third more stored rows.
     unit_sketch_stored: int = 24
-    unit_sketch: int = 5  # features per unit in the corpus-wide candidate index
+    unit_sketch: int = 6  # features per unit in the corpus-wide candidate index
     unit_max_postings: int = 48  # a sketch feature in more units than this finds no candidates
     unit_sketch_shared: int = 2  # sketch features two units must share to be a candidate unit pair
     # A single unit pair makes its documents a candidate pair when it shares unit_sketch_shared sketch

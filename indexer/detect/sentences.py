@@ -273,40 +273,47 @@ def candidate_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]],
 def select_sketches(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]], opts: DetectOptions
                     ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """The stored sketches cut to what the candidate index uses: features in more than one and at
-    most ``unit_max_postings`` of all the sketches' units (``usable``), of which each unit keeps its
-    ``unit_sketch`` lowest (``pick_sketch``).
+    most ``unit_max_postings`` of all the sketches' units (``usable``), of which each unit keeps the
+    ``unit_sketch`` found in the fewest units, the lower hash first among equals (``pick_sketch``).
 
     Dropping common features before choosing keeps every unit's slots for evidence: on 2,000
     materials nine in ten of the lowest-hash features are in more units than the cap, and a fixed
-    bottom-8 sketch left three units in four without two usable features. The sketches are held
-    packed (unit and key in one int64) and counted in chunks, so the count costs its distinct
-    features, not another copy of every row."""
+    bottom-8 sketch left three units in four without two usable features. Choosing by one order of
+    all features (postings, then hash) keeps the choice consistent between two copies, as a bottom-k
+    sketch is, and spends the slots on the rarer features, which pair fewer units by chance. The
+    sketches are held packed (unit and key in one int64) and counted in chunks, so the count costs
+    its distinct features, not another copy of every row."""
     held, counts = [], _FeatureCounts()
     for d, u, c in sketches:
         u, c = np.asarray(u, dtype=np.int64), np.asarray(c, dtype=np.int64)
         counts.add(c)
         fits = not len(c) or (c.min() >= 0 and c.max() >> 40 == 0 and u.min() >= 0 and u.max() >> 23 == 0)
         held.append((d, (u << _KEY_BITS_I) | c if fits else (u, c)))
-    member = _member_of(counts.usable(opts))
+    codes, totals = counts.usable(opts)
+    where = _locator(codes)
     for i, (d, x) in enumerate(held):
         held[i] = None  # what was handed on need not be held
         u, c = (x >> _KEY_BITS_I, x & _KEY_MASK_I) if isinstance(x, np.ndarray) else x
-        keep = member(c)
-        yield (d, *pick_sketch(u[keep], c[keep], opts.unit_sketch))
+        at = where(c)
+        keep = at >= 0
+        yield (d, *pick_sketch(u[keep], c[keep], opts.unit_sketch, totals[at[keep]]))
 
 
 _KEY_BITS_I = np.int64(40)
 _KEY_MASK_I = np.int64((1 << 40) - 1)
 
 
-def _member_of(codes: np.ndarray):
-    """A test of membership in ``codes`` (sorted, distinct): 40-bit keys go through a table of
-    where each value of their top bits starts, two or three probes each instead of a binary search
-    over millions of codes (7 s of 33 M lookups at 10,000 materials); other keys search."""
+def _locator(codes: np.ndarray):
+    """Where each key is in ``codes`` (sorted, distinct; -1: not there). 40-bit keys go through a
+    table of where each value of their top bits starts, two or three probes each instead of a binary
+    search over millions of codes (7 s of 33 M lookups at 10,000 materials); other keys search."""
+    def search(c: np.ndarray) -> np.ndarray:
+        if not len(codes):
+            return np.full(len(c), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(codes, c), len(codes) - 1)
+        return np.where(codes[at] == c, at, -1)
+
     if not len(codes) or codes[0] < 0 or codes[-1] >> 40:
-        def search(c: np.ndarray) -> np.ndarray:
-            at = np.minimum(np.searchsorted(codes, c), max(0, len(codes) - 1))
-            return codes[at] == c if len(codes) else np.zeros(len(c), dtype=bool)
         return search
     bits = min(26, int(len(codes)).bit_length() + 3)  # about one code in eight slots
     shift = np.int64(40 - bits)
@@ -315,21 +322,18 @@ def _member_of(codes: np.ndarray):
 
     def probe(c: np.ndarray) -> np.ndarray:
         if not len(c) or c.min() < 0 or c.max() >> 40:
-            return search_all(c)
+            return search(c)
         top = c >> shift
         at, end = start[top], start[top + 1]
-        found = np.zeros(len(c), dtype=bool)
+        found = np.full(len(c), -1, dtype=np.int64)
         for _ in range(widest):
             live = at < end
             if not live.any():
                 break
-            found |= live & (codes[np.minimum(at, len(codes) - 1)] == c)
+            hit = live & (codes[np.minimum(at, len(codes) - 1)] == c)
+            found[hit] = at[hit]
             at = at + 1
         return found
-
-    def search_all(c: np.ndarray) -> np.ndarray:
-        at = np.minimum(np.searchsorted(codes, c), len(codes) - 1)
-        return codes[at] == c
 
     return probe
 
@@ -354,11 +358,13 @@ class _FeatureCounts:
             self.parts.append(np.unique(np.concatenate(self.pending), return_counts=True))
             self.pending, self.size = [], 0
 
-    def usable(self, opts: DetectOptions) -> np.ndarray:
-        """The sorted codes found in more than one and at most ``unit_max_postings`` rows."""
+    def usable(self, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
+        """The sorted codes found in more than one and at most ``unit_max_postings`` rows, and in how
+        many."""
         self._reduce()
         if not self.parts:
-            return np.zeros(0, dtype=np.int64)
+            z = np.zeros(0, dtype=np.int64)
+            return z, z
         codes = np.concatenate([c for c, _ in self.parts])
         counts = np.concatenate([n for _, n in self.parts])
         self.parts = []
@@ -366,26 +372,30 @@ class _FeatureCounts:
         codes, counts = codes[order], counts[order]
         head = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         total = np.add.reduceat(counts, head)
-        return codes[head][(total >= 2) & (total <= opts.unit_max_postings)]
+        ok = (total >= 2) & (total <= opts.unit_max_postings)
+        return codes[head][ok], total[ok].astype(np.int64)
 
 
-def usable(codes: np.ndarray, opts: DetectOptions) -> np.ndarray:
+def usable(codes: np.ndarray, opts: DetectOptions) -> tuple[np.ndarray, np.ndarray]:
     """Which sketch rows' features can pair units: in at least two and at most ``unit_max_postings``
     rows of ``codes`` (all the corpus's sketch rows with the feature: the Spark job passes a feature
-    bucket's). A feature no other unit has (an OCR error, a spun word) would only take a slot."""
+    bucket's), and each row's count. A feature no other unit has (an OCR error, a spun word) would
+    only take a slot."""
     if not len(codes):
-        return np.zeros(0, dtype=bool)
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     _, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
-    counts = counts[inverse.reshape(-1)]
-    return (counts >= 2) & (counts <= opts.unit_max_postings)
+    counts = counts[inverse.reshape(-1)].astype(np.int64)
+    return (counts >= 2) & (counts <= opts.unit_max_postings), counts
 
 
-def pick_sketch(unit: np.ndarray, code: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each unit's ``k`` lowest keys among one document's sketch rows (any order in; out by unit,
-    then key)."""
+def pick_sketch(unit: np.ndarray, code: np.ndarray, k: int, postings: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's ``k`` first rows among one document's sketch rows by (``postings``, key): the
+    rarest features, the lower key first among equals (without ``postings``: the lowest keys). Any
+    order in; out by unit, then by that order."""
     if not len(unit):
         return unit, code
-    order = np.lexsort((code, unit))
+    order = np.lexsort((code, unit) if postings is None else (code, postings, unit))
     unit, code = unit[order], code[order]
     first = np.flatnonzero(np.r_[True, unit[1:] != unit[:-1]])
     rank = np.arange(len(unit)) - np.repeat(first, np.diff(np.append(first, len(unit))))

@@ -152,18 +152,18 @@ def block_sketches(docs: list[DocFp], n_buckets: int) -> Iterator[tuple[int, tup
 def bucket_usable_sketches(parts: Iterable[tuple], n_buckets: int, opts: DetectOptions
                            ) -> Iterator[tuple[int, tuple]]:
     """A feature bucket's sketch rows whose features can pair units (``sentences.usable``: each
-    feature's rows are all in its bucket), as (document bucket, (docnums, units, codes))."""
+    feature's rows are all in its bucket), as (document bucket, (docnums, units, codes, postings))."""
     dn, u, c = _concat(list(parts), 3)
-    keep = usable(c, opts)
-    yield from _split(dn[keep] % n_buckets, dn[keep], u[keep], c[keep])
+    keep, postings = usable(c, opts)
+    yield from _split(dn[keep] % n_buckets, dn[keep], u[keep], c[keep], postings[keep])
 
 
 def doc_sketches(parts: Iterable[tuple], n_buckets: int, opts: DetectOptions) -> Iterator[tuple[int, tuple]]:
-    """A document bucket's usable sketch rows cut to each unit's ``unit_sketch`` lowest
+    """A document bucket's usable sketch rows cut to each unit's ``unit_sketch`` rarest
     (``sentences.pick_sketch``, as ``select_sketches``), as (feature bucket, (docnums, units, codes))."""
-    dn, u, c = _concat(list(parts), 3)
-    picked = [(np.full(len(pu), d, dtype=np.int64), pu, pc)
-              for d, (du, dc) in _split(dn, u, c) for pu, pc in [pick_sketch(du, dc, opts.unit_sketch)]]
+    dn, u, c, n = _concat(list(parts), 4)
+    picked = [(np.full(len(pu), d, dtype=np.int64), pu, pc) for d, (du, dc, dp) in _split(dn, u, c, n)
+              for pu, pc in [pick_sketch(du, dc, opts.unit_sketch, dp)]]
     if picked:
         dn, u, c = (np.concatenate(x) for x in zip(*picked, strict=True))
         yield from _split(buckets_of(c.astype(np.uint64) * _SPREAD, n_buckets), dn, u, c)
