@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPU seconds of the whole-corpus compare with and without the sentence stage, in one process.
 
-    .venv/bin/python bench/compare_cpu.py CORPUS [--docs N] [--unstored]
+    .venv/bin/python bench/compare_cpu.py CORPUS [--docs N] [--unstored] [--repeat N]
     .venv/bin/python bench/compare_cpu.py --index INDEX
 
 
@@ -19,6 +19,7 @@ sketches read from its segments, every pair described, 套话 and web traces): C
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from dataclasses import replace
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("corpus", type=Path, nargs="?")
     ap.add_argument("--index", type=Path, help="compare this library instead (indexer compare)")
     ap.add_argument("--docs", type=int, default=0, help="only the first N documents (0: all)")
+    ap.add_argument("--repeat", type=int, default=1, help="alternate off and on this many times (medians)")
     ap.add_argument("--unstored", action="store_true", help="also the compare computing the sketches itself")
     args = ap.parse_args()
     if args.index:
@@ -51,14 +53,22 @@ def main() -> None:
     sketches = {d: sketch_text(n, DEFAULTS) for d, n in norms.items()}  # what ingest stores
     ingest_s = time.process_time() - t0
     del norms
-    out = {}
     runs = [("off", replace(DEFAULTS, sentences=False), None), ("on", DEFAULTS, sketches)]
     if args.unstored:
         runs.append(("unstored", DEFAULTS, None))
-    for name, opts, stored in runs:
-        t0 = time.process_time()
-        result = compare_corpus(fps, texts.__getitem__, options=opts, sketches=stored)
-        out[name] = (time.process_time() - t0, len(result.pairs))
+    times: dict[str, list[float]] = {}
+    found = {}
+    for _ in range(args.repeat):  # alternating, so a change in the machine's load hits both alike
+        for name, opts, stored in runs:
+            t0 = time.process_time()
+            result = compare_corpus(fps, texts.__getitem__, options=opts, sketches=stored)
+            times.setdefault(name, []).append(time.process_time() - t0)
+            found[name] = len(result.pairs)
+            del result
+    if args.repeat > 1:
+        runs_text = "; ".join(f"{k} " + " ".join(f"{t:.1f}" for t in v) for k, v in times.items())
+        print(f"  CPU s per run: {runs_text}")
+    out = {name: (statistics.median(v), found[name]) for name, v in times.items()}
     print(f"{args.corpus.name} {len(texts)} documents, {sum(map(len, texts.values())) / 1e6:.1f} M chars: "
           f"compare CPU off {out['off'][0]:.1f} s ({out['off'][1]} pairs), on {out['on'][0]:.1f} s "
           f"({out['on'][1]} pairs), ratio {out['on'][0] / out['off'][0]:.2f}; "
