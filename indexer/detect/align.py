@@ -196,7 +196,7 @@ def _similarity(box: Box, a: Normalized, b: Normalized, opts: DetectOptions, boi
     shared = max(shared, _seed_cover(box))
     # a passage vouched for by sentence units (tf-idf cosine and Dice) may align worse in order
     floor = opts.unit_min_similarity if box.units else opts.min_similarity
-    if box.units:  # clauses swapped inside its sentences: matched in any order
+    if box.units and 2 * shared < floor * (la + lb):  # clauses swapped inside its sentences
         shared = max(shared, _clause_cover(box, a, b, floor))
     similarity = 2 * shared / (la + lb)
     return (similarity if similarity >= floor else None), shared, edits
