@@ -114,6 +114,8 @@ def _sketch_columns(rows: Iterable[Sketch]) -> SketchColumns:
     units = np.concatenate([np.asarray(u, dtype=np.uint32) for u, _ in rows] or [np.zeros(0, np.uint32)])
     keys = np.concatenate([np.asarray(k, dtype=np.int64) for _, k in rows] or [np.zeros(0, np.int64)])
     return units, keys, np.fromiter((len(u) for u, _ in rows), dtype=np.int64, count=len(rows))
+
+
 IN_MEMORY_BELOW = 2 << 20  # smaller segments are read into memory: no open files per upload
 
 
@@ -235,6 +237,38 @@ def _write_segment(folder: Path, docnums, encoded: list[bytes],
     os.replace(tmp, folder / name)
     _fsync_dir(folder)
     return name
+
+
+def _docnum_order(victims: list[Segment], locals_: list[np.ndarray], order: np.ndarray,
+                  stored: Callable[[Segment, np.ndarray], tuple | None],
+                  compute: Callable[[int], tuple] | None, dtypes: tuple) -> tuple[np.ndarray, ...]:
+    """Two per-document columns of a merge's live documents, and each document's row count, in
+    docnum order (``order``: the victims' live documents, in victim order, sorted by docnum): read
+    from a victim that holds them (``stored(seg, locals)``: columns and counts, or None), else
+    computed one document at a time (``compute(docnum)``). Each victim's pages are let go once read."""
+    first, second, counts = [], [], []
+    for seg, loc in zip(victims, locals_):
+        got = stored(seg, loc)
+        if got is not None:
+            first.append(np.asarray(got[0], dtype=dtypes[0]))
+            second.append(np.asarray(got[1], dtype=dtypes[1]))
+            counts.append(got[2])
+            seg.release_pages()
+            continue
+        for num in seg.docnums[loc].tolist():
+            a, b = compute(num)
+            first.append(np.asarray(a, dtype=dtypes[0]))
+            second.append(np.asarray(b, dtype=dtypes[1]))
+            counts.append(np.array([len(a)], dtype=np.int64))
+    cnt = np.concatenate(counts or [np.zeros(0, np.int64)])
+    start = np.zeros(len(cnt), dtype=np.int64)
+    np.cumsum(cnt[:-1], out=start[1:])
+    idx = _ranges(start[order], cnt[order])  # each document's run, in docnum order
+    a_all = np.concatenate(first or [np.zeros(0, dtypes[0])])
+    del first
+    b_all = np.concatenate(second or [np.zeros(0, dtypes[1])])
+    del second
+    return a_all[idx], b_all[idx], cnt[order]
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -361,6 +395,21 @@ class Segment:
         idx = self.fp_bydoc[self.fp_docstart[local]:self.fp_docstart[local + 1]]
         return np.asarray(self.fp_hash[idx]), np.asarray(self.fp_pos[idx])
 
+    def fingerprint_columns(self, locals_: np.ndarray) -> FingerprintColumns:
+        """The fingerprints of the documents ``locals_``: hashes and positions in document order (each
+        document's in text order), and how many each has."""
+        bounds = self.fp_docstart
+        n = bounds[locals_ + 1] - bounds[locals_]
+        rows = np.asarray(self.fp_bydoc[_ranges(bounds[locals_], n)], dtype=np.int64)
+        return np.asarray(self.fp_hash[rows]), np.asarray(self.fp_pos[rows]), n
+
+    def sketch_columns(self, locals_: np.ndarray) -> SketchColumns:
+        """The stored sketches of the documents ``locals_``: units and keys in document order, and how
+        many rows each has."""
+        bounds = self.sk_docstart
+        n = bounds[locals_ + 1] - bounds[locals_]
+        return (*self.sketch_rows(_ranges(bounds[locals_], n)), n)
+
     def sketch(self, local: int) -> Sketch:
         """One document's stored sketch (``sketch_params`` says what it was computed with)."""
         return self.sketch_rows(slice(self.sk_docstart[local], self.sk_docstart[local + 1]))
@@ -479,10 +528,6 @@ class SegmentSet:
         loc = self.locations.get(docnum)
         return loc[0].sketch(loc[1]) if loc and loc[0].sketch_params == params else None
 
-    def without_sketches(self, params: dict) -> list[Segment]:
-        """Segments whose sketches are missing or were computed with other parameters."""
-        return [s for s in self.segments if s.sketch_params != params]
-
     def postings(self, hashes: np.ndarray, limit: int | None = None) -> tuple[np.ndarray, ...]:
         """The (hash, docnum, pos) in any segment whose hash is in ``hashes`` (at most ``limit`` of each
         hash per segment)."""
@@ -585,57 +630,13 @@ class SegmentSet:
         encoded = [encoded[i] for i in order.tolist()]
 
         def fingerprints() -> FingerprintColumns:
-            hashes, positions, counts = [], [], []
-            for seg, loc in zip(victims, locals_):
-                if seg.has_fingerprints:
-                    bounds = seg.fp_docstart
-                    n = bounds[loc + 1] - bounds[loc]
-                    rows = np.asarray(seg.fp_bydoc[_ranges(bounds[loc], n)], dtype=np.int64)  # doc order
-                    hashes.append(np.asarray(seg.fp_hash[rows]))
-                    positions.append(np.asarray(seg.fp_pos[rows], dtype=np.uint32))
-                    counts.append(n)
-                    seg.release_pages()
-                else:
-                    for num in seg.docnums[loc].tolist():
-                        h, ps = fingerprint_of(num)
-                        hashes.append(np.asarray(h, dtype=np.uint64))
-                        positions.append(np.asarray(ps, dtype=np.uint32))
-                        counts.append(np.array([len(h)], dtype=np.int64))
-            cnt = np.concatenate(counts or [np.zeros(0, np.int64)])
-            first = np.zeros(len(cnt), dtype=np.int64)
-            np.cumsum(cnt[:-1], out=first[1:])
-            idx = _ranges(first[order], cnt[order])  # each document's run, in docnum order
-            h_all = np.concatenate(hashes or [np.zeros(0, np.uint64)])
-            del hashes
-            p_all = np.concatenate(positions or [np.zeros(0, np.uint32)])
-            del positions
-            return h_all[idx], p_all[idx], cnt[order]
+            return _docnum_order(victims, locals_, order, lambda seg, loc: seg.fingerprint_columns(loc)
+                                 if seg.has_fingerprints else None, fingerprint_of, (np.uint64, np.uint32))
 
         def sketch_columns() -> SketchColumns:
-            units, keys, counts = [], [], []
-            for seg, loc in zip(victims, locals_):
-                if seg.sketch_params == target:
-                    bounds = seg.sk_docstart
-                    n = bounds[loc + 1] - bounds[loc]
-                    rows = _ranges(bounds[loc], n)
-                    u, k = seg.sketch_rows(rows)
-                    units.append(u.astype(np.uint32))
-                    keys.append(k)
-                    counts.append(n)
-                    seg.release_pages()
-                else:
-                    for num in seg.docnums[loc].tolist():
-                        u, k = sketches.of(num)
-                        units.append(np.asarray(u, dtype=np.uint32))
-                        keys.append(np.asarray(k, dtype=np.int64))
-                        counts.append(np.array([len(u)], dtype=np.int64))
-            cnt = np.concatenate(counts or [np.zeros(0, np.int64)])
-            first = np.zeros(len(cnt), dtype=np.int64)
-            np.cumsum(cnt[:-1], out=first[1:])
-            idx = _ranges(first[order], cnt[order])
-            u_all = np.concatenate(units or [np.zeros(0, np.uint32)])
-            k_all = np.concatenate(keys or [np.zeros(0, np.int64)])
-            return u_all[idx], k_all[idx], cnt[order]
+            return _docnum_order(victims, locals_, order, lambda seg, loc: seg.sketch_columns(loc)
+                                 if seg.sketch_params == target else None,
+                                 sketches.of if sketches is not None else None, (np.uint32, np.int64))
 
         target = sketches.params if sketches is not None else victims[0].sketch_params
         can = all(v.sketch_params == target for v in victims) or (sketches is not None and sketches.of)
