@@ -341,14 +341,13 @@ def compare_corpus(lib: Library, *, progress: Callable[[int, int], None] | None 
 
 class _StoredSketches:
     """Documents' sentence-stage sketches by id, read from their segments when the compare asks
-    (``Library.sketches``: computed for documents whose segment lacks them); never all in memory."""
+    (``Library.sketch``: computed for documents whose segment lacks them); never all in memory."""
 
     def __init__(self, lib: Library, opts: detect.DetectOptions, docnum_of: dict[str, int]):
         self.lib, self.opts, self.docnum_of = lib, opts, docnum_of
 
     def __getitem__(self, doc_id: str):
-        num = self.docnum_of[doc_id]
-        return self.lib.sketches([num], self.opts)[num]
+        return self.lib.sketch(self.docnum_of[doc_id], self.opts)
 
 
 def copied_spans(pairs: list[dict]) -> dict[str, list[tuple[int, int]]]:

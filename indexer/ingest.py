@@ -142,6 +142,14 @@ def stored_sketch_params() -> dict:
     return sketch_params(detect.DEFAULTS)
 
 
+def stored_sketches(rows: list | None = None, *, of=None):
+    """Sketches for a segment (``segments.Sketches``) as ingest computes them: ``rows``, one per
+    document, or ``of``, a docnum's computed from its stored text by ``sketch_of_text``."""
+    from .segments import Sketches
+
+    return Sketches(stored_sketch_params(), rows=rows, of=of)
+
+
 def prepare_text(job: FileJob, raw: str) -> Prepared:
     """Everything the index needs of one document's text."""
     text = clean_stored(raw)

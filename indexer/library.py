@@ -145,34 +145,22 @@ class Library:
             fps = ingest.fingerprint_text(self.store.texts([docnum])[docnum])
         return fps
 
-    def sketches(self, docnums: Iterable[int], opts=None) -> dict[int, tuple]:
-        """Documents' sentence-stage sketches for ``opts`` (default: ``detect_options``): stored in their
-        segments when computed with the same parameters, else computed from their texts."""
+    def sketch(self, docnum: int, opts=None) -> tuple:
+        """A document's sentence-stage sketch for ``opts`` (default: ``detect_options``): stored in its
+        segment when computed with the same parameters, else computed from its text."""
         from .detect.normalize import normalize
         from .detect.sentences import sketch_params, sketch_text
 
         opts = self.detect_options if opts is None else opts
-        params = sketch_params(opts)
-        out, todo = {}, []
-        for num in docnums:
-            stored = self.segments.sketch(num, params)
-            if stored is None:
-                todo.append(num)
-            else:
-                out[num] = stored
-        for i in range(0, len(todo), 200):  # a few hundred texts at a time
-            texts = self.store.texts(todo[i:i + 200])
-            for num, text in texts.items():
-                out[num] = sketch_text(normalize(text), opts)
-        return out
+        stored = self.segments.sketch(docnum, sketch_params(opts))
+        if stored is not None:
+            return stored
+        return sketch_text(normalize(self.store.texts([docnum])[docnum]), opts)
 
     def sketch_source(self):
-        """The sketches merges store (``segments.Sketches``): ingest's parameters, computed from the
-        stored text for documents whose segment lacks them."""
-        from .segments import Sketches
-
-        return Sketches(ingest.stored_sketch_params(), of=lambda num: ingest.sketch_of_text(
-            self.store.texts([num])[num]))
+        """The sketches merges store (``segments.Sketches``): ingest's, computed from the stored text
+        for documents whose segment lacks them."""
+        return ingest.stored_sketches(of=lambda num: ingest.sketch_of_text(self.store.texts([num])[num]))
 
     def stats(self) -> dict:
         docs = list(self.live.values())

@@ -9,7 +9,6 @@ import fcntl
 from typing import TYPE_CHECKING
 
 from . import ingest
-from .segments import Sketches
 from .text import fold
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ def reconcile(lib: Library) -> None:
         texts = lib.store.texts(chunk)
         fps, sketches = zip(*(ingest.detection_data(texts[n]) for n in chunk), strict=True)
         lib.segments.add(chunk, [fold(texts[n]) for n in chunk], list(fps),
-                         Sketches(ingest.stored_sketch_params(), rows=list(sketches)))
+                         ingest.stored_sketches(list(sketches)))
     by_id = dict(lib.catalog.by_id)
     with lib.words.ix.searcher() as searcher:
         have = {(f["id"], f["docnum"]) for f in searcher.all_stored_fields()}

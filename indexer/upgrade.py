@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import format, ingest, merge_policy
-from .segments import SegmentSet, Sketches, write_json_atomic
+from .segments import SegmentSet, write_json_atomic
 from .store import Store
 from .text import fold
 
@@ -116,7 +116,7 @@ def _upgrade_segments(index: Path, store: Store, old: dict, current: dict, repor
                     fps, sketches = zip(*(ingest.detection_data(texts[n]) for n in chunk), strict=True)
                     del texts
                     built.append(segments.build(chunk, folded, list(fps), params=target,
-                                                sketches=Sketches(sketch_target, rows=list(sketches))))
+                                                sketches=ingest.stored_sketches(list(sketches))))
                     bar.update(len(chunk))
                 segments.swap([seg.name], built)
                 report.segments_rebuilt += 1

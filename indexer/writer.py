@@ -34,7 +34,6 @@ from . import ingest
 from .errors import InvalidMetadata
 from .identity import UPLOAD, AddReport, FileResult, check_metadata, new_id, version_metadata
 from .repair import DIRTY, LOCK, needs_repair, reconcile
-from .segments import Sketches
 from .store import EDITABLE, LEGACY, META_FIELDS, Document
 
 if TYPE_CHECKING:
@@ -265,7 +264,7 @@ class IndexWriter:
                 version=old.version + 1 if old else 1, **meta))
         lib.segments.add([d.docnum for d in docs], [it.prep.folded for it in pending],
                          [it.prep.fingerprints for it in pending],
-                         Sketches(ingest.stored_sketch_params(), rows=[it.prep.sketch for it in pending]))
+                         ingest.stored_sketches([it.prep.sketch for it in pending]))
         with words_writer(lib.words.ix, limitmb=256) as writer:
             for doc, item in zip(docs, pending):
                 add_words(writer, doc, item.prep.counts, update=item.old is not None)

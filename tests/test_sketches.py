@@ -130,9 +130,9 @@ def test_other_unit_options_never_read_stored_sketches(tmp_path):
     with lib:
         other = replace(DEFAULTS, unit_sketch_stored=DEFAULTS.unit_sketch_stored + 4)
         n = min(lib.live)
-        got = lib.sketches([n], other)[n]
+        got = lib.sketch(n, other)
         assert _same(got, sketch_text(normalize(lib.texts([n])[n]), other))
-        assert not _same(got, lib.sketches([n])[n])
+        assert not _same(got, lib.sketch(n))
 
 
 def test_stored_sketch_rows_round_trip_in_their_compact_columns(tmp_path):
