@@ -12,10 +12,11 @@ clusters them with the winnowing seeds and extends them with the rapidfuzz align
 ``candidate_pairs`` finds, over a whole corpus and without comparing all pairs, the documents that
 may share rewritten units. Each document's units are sketched once (``sketch_text``, at ingest: each
 unit's ``unit_sketch_stored`` lowest-hash features). At compare time the features found in more than
-``unit_max_postings`` sketches are dropped, as boilerplate fingerprints are, and each unit keeps the
-``unit_sketch`` lowest of the rest (``select_sketches``): a bottom-k sketch of the unit's corpus-rare
-features, consistent between two documents. An inverted index over those pairs units sharing a
-feature, and document pairs with enough such unit pairs become candidates (``pairs_of_units``).
+``unit_max_postings`` sketches (or in only one) are dropped, as boilerplate fingerprints are, and each
+unit keeps the ``unit_sketch`` rarest of the rest, the lower hash first among equals
+(``select_sketches``): a choice consistent between two documents, as a bottom-k sketch is. An
+inverted index over those pairs units sharing a feature, and document pairs with enough such unit
+pairs become candidates (``pairs_of_units``).
 """
 
 from __future__ import annotations
@@ -372,7 +373,7 @@ class _FeatureCounts:
         codes, counts = codes[order], counts[order]
         head = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         total = np.add.reduceat(counts, head)
-        ok = (total >= 2) & (total <= opts.unit_max_postings)
+        ok = _pairs_units(total, opts)
         return codes[head][ok], total[ok].astype(np.int64)
 
 
@@ -385,7 +386,13 @@ def usable(codes: np.ndarray, opts: DetectOptions) -> tuple[np.ndarray, np.ndarr
         return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
     _, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
     counts = counts[inverse.reshape(-1)].astype(np.int64)
-    return (counts >= 2) & (counts <= opts.unit_max_postings), counts
+    return _pairs_units(counts, opts), counts
+
+
+def _pairs_units(postings: np.ndarray, opts: DetectOptions) -> np.ndarray:
+    """Which features, by how many sketch rows carry them, can pair units: in two at least (one
+    alone pairs nothing) and in at most ``unit_max_postings`` (more is the genre's stock phrasing)."""
+    return (postings >= 2) & (postings <= opts.unit_max_postings)
 
 
 def pick_sketch(unit: np.ndarray, code: np.ndarray, k: int, postings: np.ndarray | None = None
@@ -454,7 +461,7 @@ def unit_pairs(sketches: Iterable[tuple[int, np.ndarray, np.ndarray]], opts: Det
     order, code = _code_order(doc, unit, code, ascending)
     first = np.flatnonzero(_heads(code))
     counts = np.diff(np.append(first, len(code)))
-    wanted = (counts >= 2) & (counts <= opts.unit_max_postings)
+    wanted = _pairs_units(counts, opts)
     first, counts = first[wanted], counts[wanted]
     # the rows of those features, by (code, doc, unit), one after another
     start = np.cumsum(counts) - counts

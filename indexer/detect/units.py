@@ -198,9 +198,7 @@ def _ends(after: np.ndarray, kind: np.ndarray) -> np.ndarray:
 
 def clause_ends(norm: Normalized) -> np.ndarray:
     """Normalized positions after each clause or sentence end of the original text (，、：；。 …)."""
-    cps = np.frombuffer(norm.original.encode("utf-32-le"), dtype=np.uint32)
-    ends = np.searchsorted(norm.offsets, np.flatnonzero(_flagged(cps) & (_SENTENCE | _CLAUSE)))
-    return _runs_once(ends).astype(np.int64)
+    return _runs_once(_marks(norm)[0]).astype(np.int64)
 
 
 def canonical_codepoints(text: str) -> np.ndarray:

@@ -16,7 +16,7 @@ task holds, with the corpus-wide figures that part needs, so the job computes ex
    ``align_pairs`` (``boiler_mask`` + ``pair_result``), ``group_labels`` (``group_entries``).
    The sentence stage's sketches (``select_sketches`` in three steps): ``block_sketches`` by feature
    bucket, ``bucket_usable_sketches`` (each feature's postings are in its bucket) by document bucket,
-   ``doc_sketches`` (each unit's lowest) by feature bucket again, ``bucket_unit_pairs`` by pair bucket.
+   ``doc_sketches`` (each unit's rarest) by feature bucket again, ``bucket_unit_pairs`` by pair bucket.
 
 Skew: postings travel as numpy blocks per (block, bucket), never one record per posting, so a hash
 found in every document costs one task 16 bytes per document, not a Python object each; such hashes
